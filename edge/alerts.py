@@ -22,8 +22,10 @@ FieldValue = bool | int | float | str
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ThresholdRule:
-    """Raise an event when ``sensor.field`` goes above ``above`` (or below ``below``).
+    """Raise an event when a sensor's value goes above ``above`` (or below ``below``).
 
+    The value is ``fields[0]`` of the reading, or with several fields their vector magnitude
+    (``sqrt(x² + y²)``: a pole's total lean from its two tilt axes).
     It clears only once the value is back inside the limit by ``hysteresis`` (same unit as the
     field), so a reading that hovers at the limit does not flood the priority lane.
     ``absolute`` compares ``|value|``: a pole leaning 3° either way is the same problem.
@@ -32,7 +34,7 @@ class ThresholdRule:
 
     name: str
     sensor: str
-    field: str
+    fields: tuple[str, ...]
     above: float | None = None
     below: float | None = None
     absolute: bool = False
@@ -42,7 +44,10 @@ class ThresholdRule:
     message: str = ""
 
     def __post_init__(self) -> None:
-        for what, value in (("name", self.name), ("sensor", self.sensor), ("field", self.field)):
+        if not self.fields:
+            raise ValueError(f"alert {self.name!r} needs at least one field")
+        names = (("name", self.name), ("sensor", self.sensor), *(("field", f) for f in self.fields))
+        for what, value in names:
             if not _NAME_RE.fullmatch(value):
                 raise ValueError(
                     f"alert {what} {value!r} must be 1-64 characters of a-z, 0-9 and '_', "
@@ -71,6 +76,26 @@ class ThresholdRule:
                 f"alert {self.name!r}: message must be at most 200 characters, no control chars"
             )
 
+    @property
+    def label(self) -> str:
+        """What the value is, for messages: ``tilt.tilt_x_deg`` or ``|tilt.tilt_x_deg,...|``."""
+        if len(self.fields) == 1:
+            return f"{self.sensor}.{self.fields[0]}"
+        return f"|{self.sensor}.{','.join(self.fields)}|"
+
+    def value_of(self, reading: Mapping[str, FieldValue]) -> float | None:
+        """The rule's value in a reading; None if a field is missing or not a finite number."""
+        values = []
+        for name in self.fields:
+            v = reading.get(name)
+            # A missing or non-numeric value says nothing about the limit.
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+                return None
+            values.append(float(v))
+        if len(values) == 1:
+            return values[0]
+        return math.sqrt(sum(v * v for v in values))
+
     def over(self, value: float, *, raised: bool) -> bool:
         """Is ``value`` outside the limit? While raised, the limit moves in by the hysteresis."""
         v = abs(value) if self.absolute else value
@@ -85,6 +110,44 @@ class ThresholdRule:
             return self.above
         assert self.below is not None  # checked in __post_init__
         return self.below
+
+
+def standard_rules(
+    *,
+    tilt_deg_max: float | None,
+    vibration_rms_g_max: float | None,
+    hysteresis_pct: float = 10.0,
+) -> list[ThresholdRule]:
+    """The two alerts of edge.toml's [alerts] section.
+
+    ``pole_tilt``: the pole's total lean (magnitude of both tilt axes) over ``tilt_deg_max``.
+    ``vibration_high``: RMS vibration over ``vibration_rms_g_max``. Each clears once the value
+    is ``hysteresis_pct`` % below its limit.
+    """
+    rules = []
+    if tilt_deg_max is not None:
+        rules.append(
+            ThresholdRule(
+                name="pole_tilt",
+                sensor="tilt",
+                fields=("tilt_x_deg", "tilt_y_deg"),
+                above=tilt_deg_max,
+                hysteresis=tilt_deg_max * hysteresis_pct / 100,
+                severity="alert",
+            )
+        )
+    if vibration_rms_g_max is not None:
+        rules.append(
+            ThresholdRule(
+                name="vibration_high",
+                sensor="vibration",
+                fields=("accel_rms_g",),
+                above=vibration_rms_g_max,
+                hysteresis=vibration_rms_g_max * hysteresis_pct / 100,
+                severity="warning",
+            )
+        )
+    return rules
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,12 +194,9 @@ class AlertEngine:
             return []
         out: list[EventDraft] = []
         for rule in rules:
-            value = fields.get(rule.field)
-            # A missing or non-numeric value says nothing about the limit: keep the state.
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                continue
-            if not math.isfinite(value):
-                continue
+            value = rule.value_of(fields)
+            if value is None:
+                continue  # keep the state: this reading says nothing about the limit
             st = self._state[rule.name]
             if rule.over(value, raised=st.raised):
                 st.over_count += 1
@@ -154,12 +214,10 @@ class AlertEngine:
     def _draft(rule: ThresholdRule, value: float, *, raised: bool) -> EventDraft:
         limit = rule.limit_for(value)
         if raised:
-            text = rule.message or (
-                f"{rule.sensor}.{rule.field} = {value:.4g} is beyond the limit {limit:g}"
-            )
+            text = rule.message or f"{rule.label} = {value:.4g} is beyond the limit {limit:g}"
             severity: Severity = rule.severity
         else:
-            text = f"{rule.sensor}.{rule.field} = {value:.4g} is back within {limit:g}"
+            text = f"{rule.label} = {value:.4g} is back within {limit:g}"
             severity = "info"
         return EventDraft(
             kind=rule.name,
@@ -168,7 +226,7 @@ class AlertEngine:
             fields={
                 "state": "raised" if raised else "cleared",
                 "sensor": rule.sensor,
-                "field": rule.field,
+                "field": ",".join(rule.fields),
                 "value": float(value),
                 "limit": float(limit),
             },

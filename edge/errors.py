@@ -1,9 +1,9 @@
 """Errors of the edge agent, one tree for the whole package.
 
-    EdgeError              root: anything the edge agent reports as its own failure
-    ├── ConfigError        edge.toml is unreadable or a key has a wrong value (names file and key)
-    ├── QueueError         the on-disk queue cannot be opened or written
-    └── LinkError          the broker link is misconfigured (TLS files, password file)
+EdgeError              root: anything the edge agent reports as its own failure
+├── ConfigError        edge.toml is unreadable or a key has a wrong value (names file and key)
+├── QueueError         the on-disk queue cannot be opened or written
+└── LinkError          the broker link is misconfigured (TLS files, password file)
 """
 
 from __future__ import annotations

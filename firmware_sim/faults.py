@@ -50,7 +50,8 @@ class Fault:
     magnitude: spike size in the field's unit (g for accel axes, °C / hPa / %RH for the BME280),
     or the step in seconds for a clock jump (negative steps the clock back).
     probability: chance per sample (spike) or per bus transaction / read (dropout) while active;
-    1.0 means every one.
+    1.0 means every one (a spike on every accelerometer sample is an offset, so give
+    accelerometer spikes a small probability).
     """
 
     target: str
@@ -111,10 +112,16 @@ class FaultPlan:
         return tuple(f for f in self.faults if f.target == target)
 
     @classmethod
-    def from_dicts(cls, items: Sequence[Mapping[str, Any]], *, source: str = "faults") -> FaultPlan:
-        """Build a plan from config data (a JSON/TOML list of tables); errors name the entry."""
+    def from_dicts(
+        cls, items: Sequence[Fault | Mapping[str, Any]], *, source: str = "faults"
+    ) -> FaultPlan:
+        """Build a plan from config data (a JSON/TOML list of tables, or Faults); errors name
+        the entry."""
         faults: list[Fault] = []
         for index, item in enumerate(items):
+            if isinstance(item, Fault):
+                faults.append(item)
+                continue
             try:
                 faults.append(Fault(**dict(item)))
             except TypeError as exc:  # unknown or missing keys
@@ -154,7 +161,9 @@ class FaultInjector:
         if not self._faults:
             return False
         fault = self._active(kind, elapsed_s)
-        return fault is not None and (fault.probability >= 1.0 or self._rng.random() < fault.probability)
+        return fault is not None and (
+            fault.probability >= 1.0 or self._rng.random() < fault.probability
+        )
 
     def spike(self, elapsed_s: float) -> tuple[str, float] | None:
         """(field, amount) to add to this sample when a spike hits it, else None."""

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
 __all__ = [
     "AccelModel",
+    "AccelSource",
     "EnvironmentSample",
+    "EnvironmentSource",
     "GnssModel",
     "GnssTruth",
     "LinkModel",
@@ -41,7 +44,7 @@ def _hash01(seed: int, key: int) -> float:
 class SmoothNoise:
     """Value noise in [-1, 1]: random knots every period_s, cosine-interpolated between them."""
 
-    __slots__ = ("_k", "_lo", "_hi", "_period_s", "_seed")
+    __slots__ = ("_hi", "_k", "_lo", "_period_s", "_seed")
 
     def __init__(self, seed: int, period_s: float) -> None:
         if period_s <= 0:
@@ -84,11 +87,23 @@ class Site:
         return ((t_s / 3600.0) + self.lon_deg / 15.0) % 24.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EnvironmentSample:
     temperature_c: float
     humidity_pct: float
     pressure_hpa: float
+
+
+class EnvironmentSource(Protocol):
+    """What a BME280 emulator senses: WeatherModel, or a fixed value in tests."""
+
+    def sample(self, t_s: float) -> EnvironmentSample: ...
+
+
+class AccelSource(Protocol):
+    """What an accelerometer emulator senses, in g: AccelModel, or a scripted signal in tests."""
+
+    def accel_g(self, t_s: float) -> tuple[float, float, float]: ...
 
 
 class WeatherModel:
@@ -122,10 +137,9 @@ class WeatherModel:
         temp_c = self.temperature_c(t_s)
         # Dew point sits below the daily *mean* temperature by a slowly varying spread, so the
         # daily swing of temperature shows up inverted in relative humidity.
-        daily_mean_c = temp_c - 4.5 * math.cos(
-            _TWO_PI * (self._site.solar_hour(t_s) - 14.5) / 24.0
-        )
-        dew_c = daily_mean_c - (4.0 + 3.5 * self._spread(t_s))
+        daily_mean_c = temp_c - 4.5 * math.cos(_TWO_PI * (self._site.solar_hour(t_s) - 14.5) / 24.0)
+        # A 3-9 °C spread: humid summer nights near 90 %RH, dry winter afternoons near 35 %RH.
+        dew_c = daily_mean_c - (6.0 + 3.0 * self._spread(t_s))
         humidity = 100.0 * math.exp(
             17.62 * dew_c / (243.12 + dew_c) - 17.62 * temp_c / (243.12 + temp_c)
         )

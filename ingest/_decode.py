@@ -15,7 +15,7 @@ from michimori.wire import (
     parse_topic,
 )
 
-from ._lineprotocol import LineProtocolError, event_line, sample_line, status_line
+from ._lineprotocol import LineProtocolError, event_line, status_line, telemetry_lines
 
 
 @dataclass(slots=True)
@@ -50,7 +50,7 @@ def decode_message(
         msg = decode(parts.kind, payload, content_type=content_type, expect=parts)
         out = Decoded(site=parts.site, device=parts.device)
         if isinstance(msg, Telemetry):
-            out.lines = [sample_line(msg.site, msg.device, s) for s in msg.samples]
+            out.lines = telemetry_lines(msg.site, msg.device, msg.samples)
             out.seqs = [s.seq for s in msg.samples]
             out.oldest_ts_ns = min(s.ts_ns for s in msg.samples)
         elif isinstance(msg, Events):

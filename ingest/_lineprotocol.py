@@ -87,11 +87,33 @@ def _numeric(key: str, value: FieldValue) -> str:
 
 def sample_line(site: str, device: str, sample: Sample) -> str:
     """A telemetry sample -> one point in measurement ``sample.sensor``."""
-    fields = ",".join(f"{escape_key(k)}={_numeric(k, v)}" for k, v in sample.fields.items())
-    return (
-        f"{escape_measurement(sample.sensor)},device={escape_key(device)},"
-        f"site={escape_key(site)} {fields},seq={sample.seq}i {sample.ts_ns}"
-    )
+    return telemetry_lines(site, device, [sample])[0]
+
+
+def telemetry_lines(site: str, device: str, samples: list[Sample]) -> list[str]:
+    """The hot path: every sample of a message as lines.
+
+    Site, device, sensor and field names come out of the wire contract's validation, whose
+    patterns (``[a-z0-9-]`` ids, ``[a-z][a-z0-9_]`` names) leave nothing to escape, so this
+    skips escaping them; values are still rendered by type, strings escaped and checked.
+    """
+    tags = f",device={device},site={site} "
+    out: list[str] = []
+    append = out.append
+    for s in samples:
+        parts: list[str] = []
+        for k, v in s.fields.items():
+            t = type(v)
+            if t is float:
+                if v - v != 0.0:  # type: ignore[operator]  # NaN or +-Inf, without a function call
+                    raise LineProtocolError(f"field {k!r} is {v}: line protocol has no NaN/Inf")
+                parts.append(f"{k}={v!r}")
+            elif t is int:
+                parts.append(f"{k}={float(v)!r}")
+            else:
+                parts.append(f"{k}={format_value(k, v)}")
+        append(f"{s.sensor}{tags}{','.join(parts)},seq={s.seq}i {s.ts_ns}")
+    return out
 
 
 def event_line(site: str, device: str, event: Event) -> str:

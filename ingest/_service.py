@@ -71,6 +71,10 @@ class IngestService:
         self._inbox: queue.Queue[_Received] = queue.Queue()
         self._stop = threading.Event()
         self._connected = threading.Event()
+        # Two stages so decoding the next batch overlaps the HTTP write of this one (the write
+        # releases the GIL while InfluxDB works). One writer keeps acks in arrival order.
+        self._batches: queue.Queue[list[tuple[_Received, Decoded]] | None] = queue.Queue(maxsize=2)
+        self._batcher = threading.Thread(target=self._run_batcher, name="ingest-batcher")
         self._writer = threading.Thread(target=self._run_writer, name="ingest-writer")
         self._reporter = threading.Thread(target=self._run_reporter, name="ingest-metrics")
         self._http: MetricsServer | None = None
@@ -94,6 +98,7 @@ class IngestService:
             m.host, m.port, keepalive=m.keepalive_s, clean_start=False, properties=props
         )
         self._client.loop_start()
+        self._batcher.start()
         self._writer.start()
         self._reporter.start()
         if self.cfg.metrics.http_listen:
@@ -112,8 +117,9 @@ class IngestService:
         """Write and ack what has arrived, then disconnect. Unwritten messages stay unacked
         in the broker's session and come back on the next start."""
         self._stop.set()
-        if self._writer.is_alive():
-            self._writer.join()
+        for t in (self._batcher, self._writer):
+            if t.is_alive():
+                t.join()
         if self._reporter.is_alive():
             self._reporter.join()
         self._client.disconnect()
@@ -187,7 +193,7 @@ class IngestService:
         )
 
     # ----- writer thread ---------------------------------------------------------------------
-    def _run_writer(self) -> None:
+    def _run_batcher(self) -> None:
         s = self.cfg.storage
         batch: list[tuple[_Received, Decoded]] = []
         points = 0
@@ -200,7 +206,7 @@ class IngestService:
                 item = self._inbox.get(timeout=timeout)
             except queue.Empty:
                 if batch and time.monotonic() >= deadline:
-                    self._flush(batch)
+                    self._batches.put(batch)
                     batch, points = [], 0
                 continue
             decoded = decode_message(
@@ -211,9 +217,17 @@ class IngestService:
             batch.append((item, decoded))
             points += len(decoded.lines)
             if points >= s.batch_max_points:
-                self._flush(batch)
+                self._batches.put(batch)
                 batch, points = [], 0
         if batch:
+            self._batches.put(batch)
+        self._batches.put(None)
+
+    def _run_writer(self) -> None:
+        while (batch := self._batches.get()) is not None:
+            if self._stop.is_set() and not self.metrics.storage_up:
+                # stopping with the database down: leave the rest unacked for redelivery
+                continue
             self._flush(batch)
 
     def _flush(self, batch: list[tuple[_Received, Decoded]]) -> None:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import math
 import random
+import struct
 from collections import deque
 from collections.abc import Sequence
 
 from firmware_sim.faults import FaultInjector, SimClock
 from firmware_sim.i2c.bus import I2CNack
-from firmware_sim.signals import AccelModel
+from firmware_sim.signals import AccelSource
 
 __all__ = ["ADXL345_DEVID", "Adxl345Emulator"]
 
@@ -40,6 +41,7 @@ _FIFO_DEPTH = 32
 _MODE_BYPASS, _MODE_FIFO, _MODE_STREAM, _MODE_TRIGGER = 0, 1, 2, 3
 _MEASURE = 0x08
 _OFFSET_G_PER_LSB = 0.0156  # datasheet: 15.6 mg/LSB in OFSX/OFSY/OFSZ
+_PACK = struct.Struct("<HHH").pack
 
 
 def _rate_hz(bw_rate: int) -> float:
@@ -52,7 +54,7 @@ class Adxl345Emulator:
 
     def __init__(
         self,
-        model: AccelModel,
+        model: AccelSource,
         clock: SimClock,
         *,
         seed: int,
@@ -102,10 +104,10 @@ class Adxl345Emulator:
         self._max_count = (1 << (bits - 1)) - 1
         self._min_count = -(1 << (bits - 1))
         self._shift = 16 - bits if fmt & 0x04 else 0  # justify bit: left-justified (MSB) mode
-        self._offset_g = tuple(
-            (b - 256 if b > 127 else b) * _OFFSET_G_PER_LSB
-            for b in self._regs[_OFSX : _OFSZ + 1]
-        )
+        ofs = [
+            (b - 256 if b > 127 else b) * _OFFSET_G_PER_LSB for b in self._regs[_OFSX : _OFSZ + 1]
+        ]
+        self._offset_g = (ofs[0], ofs[1], ofs[2])
 
     def _fifo_mode(self) -> int:
         return self._regs[_FIFO_CTL] >> 6
@@ -167,15 +169,12 @@ class Adxl345Emulator:
         self._last_k = produced
 
     def _encode(self, g: tuple[float, float, float]) -> list[int]:
-        out: list[int] = []
         lsb, lo, hi, shift = self._lsb_per_g, self._min_count, self._max_count, self._shift
-        for value, offset in zip(g, self._offset_g, strict=True):
-            count = round((value + offset) * lsb)
-            count = hi if count > hi else lo if count < lo else count
-            raw = (count << shift) & 0xFFFF
-            out.append(raw & 0xFF)
-            out.append(raw >> 8)
-        return out
+        ox, oy, oz = self._offset_g
+        x = min(hi, max(lo, round((g[0] + ox) * lsb))) << shift
+        y = min(hi, max(lo, round((g[1] + oy) * lsb))) << shift
+        z = min(hi, max(lo, round((g[2] + oz) * lsb))) << shift
+        return list(_PACK(x & 0xFFFF, y & 0xFFFF, z & 0xFFFF))  # little-endian, two's complement
 
     def _latch(self) -> tuple[float, float, float]:
         if self._fifo_mode() != _MODE_BYPASS and self._fifo:
@@ -193,10 +192,7 @@ class Adxl345Emulator:
             return min(len(self._fifo), _FIFO_DEPTH)
         if reg == _INT_SOURCE:
             in_fifo = len(self._fifo)
-            if self._fifo_mode() == _MODE_BYPASS:
-                ready = self._fresh
-            else:
-                ready = in_fifo > 0
+            ready = self._fresh if self._fifo_mode() == _MODE_BYPASS else in_fifo > 0
             watermark = in_fifo >= (self._regs[_FIFO_CTL] & 0x1F) > 0
             return (0x80 if ready else 0) | (0x02 if watermark else 0) | int(self._overrun)
         if reg > _LAST_REGISTER:
@@ -207,9 +203,7 @@ class Adxl345Emulator:
 
     def read(self, register: int, length: int) -> list[int]:
         now_ns = self._clock.true_ns()
-        if self._faults and self._faults.fires(
-            "dropout", (now_ns - self._clock.start_ns) * 1e-9
-        ):
+        if self._faults and self._faults.fires("dropout", (now_ns - self._clock.start_ns) * 1e-9):
             raise I2CNack(f"ADXL345 dropout at register 0x{register:02x}")
         self._update(now_ns)
         if register == _DATAX0 and length == 6:  # the usual burst: one sample, one FIFO pop
@@ -232,9 +226,7 @@ class Adxl345Emulator:
 
     def write(self, register: int, data: Sequence[int]) -> None:
         now_ns = self._clock.true_ns()
-        if self._faults and self._faults.fires(
-            "dropout", (now_ns - self._clock.start_ns) * 1e-9
-        ):
+        if self._faults and self._faults.fires("dropout", (now_ns - self._clock.start_ns) * 1e-9):
             raise I2CNack(f"ADXL345 dropout writing register 0x{register:02x}")
         self._update(now_ns)
         for i, value in enumerate(data):  # multi-byte writes auto-increment on the ADXL345

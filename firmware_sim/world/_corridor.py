@@ -190,7 +190,9 @@ def _check_shape(corridor: Corridor) -> None:
                 )
 
 
-def corridor_from_geojson(doc: Any, *, default_name: str = "corridor") -> tuple[Corridor, RoadLayout]:
+def corridor_from_geojson(
+    doc: Any, *, default_name: str = "corridor"
+) -> tuple[Corridor, RoadLayout]:
     """Validate a parsed GeoJSON document and build the corridor and its road layout."""
     geometry, props = _linestring_of(doc)
     coords = _check_coordinates(geometry.get("coordinates"))

@@ -86,8 +86,14 @@ def _round_patch(
 
 
 def _defect(
-    asset_id: str, n: int, kind: str, member: str, face: str, st: tuple[float, float, float, float],
-    severity: float, **extra: float,
+    asset_id: str,
+    n: int,
+    kind: str,
+    member: str,
+    face: str,
+    st: tuple[float, float, float, float],
+    severity: float,
+    **extra: float,
 ) -> Defect:
     s0, s1, t0, t1 = (round(v, 3) for v in st)
     return Defect(
@@ -100,7 +106,7 @@ def _defect(
         t0_m=t0,
         t1_m=t1,
         severity=severity,
-        **{k: round(v, 3) for k, v in extra.items()},  # type: ignore[arg-type]
+        **{k: round(v, 3) for k, v in extra.items()},
     )
 
 
@@ -135,30 +141,33 @@ def _pole_defects(rng: np.random.Generator, asset_id: str, g: LightPoleGeometry)
 def _sign_defects(rng: np.random.Generator, asset_id: str, g: SignGeometry) -> list[Defect]:
     out: list[Defect] = []
     count = int(rng.integers(1, 3))
+    plate_used = False  # one plate defect at most: a rust patch on a folded part is ambiguous
     for n in range(1, count + 1):
         r = rng.random()
         sev = _severity(rng)
-        if r < 0.45:
+        w, h = g.plate_width_m, g.plate_height_m
+        if r < 0.45 or plate_used:
             st = _round_patch(rng, g.post_diameter_m / 2, 0.0, g.plate_bottom_m, foot_bias=True)
             out.append(_defect(asset_id, n, "corrosion", "post", "", st, sev))
         elif r < 0.7:
-            w, h = g.plate_width_m, g.plate_height_m
-            cw, ch = rng.uniform(0.15, 0.5) * w, rng.uniform(0.15, 0.5) * h
-            t0 = rng.uniform(-w / 2, w / 2 - cw)
-            s0 = rng.uniform(0.0, h - ch)
+            # Inside the central region that every plate shape covers (circle, triangle, diamond).
+            cw, ch = rng.uniform(0.2, 0.5) * w / 2, rng.uniform(0.3, 0.9) * 0.45 * h
+            t0 = rng.uniform(-0.25 * w, 0.25 * w - cw)
+            s0 = rng.uniform(0.45 * h, 0.9 * h - ch)
             face = "back" if rng.random() < 0.6 else "front"
             out.append(
                 _defect(asset_id, n, "corrosion", "plate", face, (s0, s0 + ch, t0, t0 + cw), sev)
             )
+            plate_used = True
         elif r < 0.92 or g.base_width_m <= 0:
-            # A bent plate: one side folded out of plane, as after a truck mirror strike.
-            w, h = g.plate_width_m, g.plate_height_m
+            # A bent plate: one side folded back out of plane, as after a truck mirror strike.
             part = rng.uniform(0.3, 0.5) * w
             st = (0.0, h, w / 2 - part, w / 2) if rng.random() < 0.5 else (0.0, h, -w / 2, -w / 2 + part)
             disp = 0.03 + 0.2 * sev
             out.append(
                 _defect(asset_id, n, "deformation", "plate", "front", st, sev, displacement_m=disp)
             )
+            plate_used = True
         else:
             half = g.base_width_m / 2
             st = (0.0, g.base_height_m, -half, half)
@@ -180,7 +189,9 @@ def _rail_defects(rng: np.random.Generator, asset_id: str, g: GuardrailGeometry)
             z0 = rng.uniform(bottom, g.beam_top_m - 0.1)
             z1 = min(g.beam_top_m, z0 + rng.uniform(0.1, g.beam_height_m))
             face = "front" if rng.random() < 0.6 else "back"
-            out.append(_defect(asset_id, n, "corrosion", "rail", face, (s0, s0 + length, z0, z1), sev))
+            out.append(
+                _defect(asset_id, n, "corrosion", "rail", face, (s0, s0 + length, z0, z1), sev)
+            )
         elif r < 0.7:
             post = int(rng.integers(0, g.post_count))
             st = _round_patch(rng, g.post_diameter_m / 2, 0.0, bottom, foot_bias=True)
@@ -191,15 +202,23 @@ def _rail_defects(rng: np.random.Generator, asset_id: str, g: GuardrailGeometry)
             disp = 0.05 + 0.3 * sev
             out.append(
                 _defect(
-                    asset_id, n, "deformation", "rail", "front",
-                    (s0, s0 + length, bottom, g.beam_top_m), sev, displacement_m=disp,
+                    asset_id,
+                    n,
+                    "deformation",
+                    "rail",
+                    "front",
+                    (s0, s0 + length, bottom, g.beam_top_m),
+                    sev,
+                    displacement_m=disp,
                 )
             )
     return out
 
 
 def _sign_geometry(rng: np.random.Generator) -> SignGeometry:
-    sign_type = str(rng.choice(["speed_limit", "stop", "warning", "guide", "crossing", "no_parking"]))
+    sign_type = str(
+        rng.choice(["speed_limit", "stop", "warning", "guide", "crossing", "no_parking"])
+    )
     shape, w, h = {
         "speed_limit": ("circle", 0.6, 0.6),
         "no_parking": ("circle", 0.6, 0.6),
@@ -286,7 +305,10 @@ def generate_world(
                 break
             run_len = float(rng.choice([12.0, 16.0, 20.0, 24.0, 30.0]))
             start = rng.uniform(lo, max(lo, hi - run_len))
-            i0, i1 = corridor.segment_index(start + 0.5), corridor.segment_index(start + run_len - 0.5)
+            i0, i1 = (
+                corridor.segment_index(start + 0.5),
+                corridor.segment_index(start + run_len - 0.5),
+            )
             seg_end = float(corridor.chainage_m[i0 + 1])
             if i0 != i1 or start + run_len > seg_end - 2.0 or start < corridor.chainage_m[i0] + 2.0:
                 continue  # a straight rail must stay on one straight segment
@@ -352,4 +374,6 @@ def generate_world(
                 chainage_m=round(s, 2),
             )
         )
-    return World(corridor=corridor, road=road, fixtures=tuple(fixtures), seed=seed, name=corridor.name)
+    return World(
+        corridor=corridor, road=road, fixtures=tuple(fixtures), seed=seed, name=corridor.name
+    )

@@ -26,11 +26,13 @@ from firmware_sim.world._model import (
     Fixture,
     GuardrailGeometry,
     LightPoleGeometry,
+    RoadLayout,
     SignGeometry,
     World,
     WorldError,
 )
 from inspection.camera import enu_from_geodetic, geodetic_from_enu
+from inspection.geo import LocalFrame
 
 __all__ = ["SCHEMA", "load_world", "save_world", "world_from_geojson", "world_to_geojson"]
 
@@ -168,8 +170,12 @@ def _defect_from_dict(where: str, raw: Any) -> Defect:
             t0_m=float(raw["t0_m"]),
             t1_m=float(raw["t1_m"]),
             severity=float(raw["severity"]),
-            displacement_m=None if raw.get("displacement_m") is None else float(raw["displacement_m"]),
-            crack_width_mm=None if raw.get("crack_width_mm") is None else float(raw["crack_width_mm"]),
+            displacement_m=None
+            if raw.get("displacement_m") is None
+            else float(raw["displacement_m"]),
+            crack_width_mm=None
+            if raw.get("crack_width_mm") is None
+            else float(raw["crack_width_mm"]),
         )
     except KeyError as exc:
         raise WorldError(f"{where}: defect is missing {exc.args[0]!r}") from exc
@@ -177,12 +183,12 @@ def _defect_from_dict(where: str, raw: Any) -> Defect:
         raise WorldError(f"{where}: bad defect value: {exc}") from exc
 
 
-def _fixture_from_feature(world_frame: Any, index: int, feat: dict[str, Any]) -> Fixture:
+def _fixture_from_feature(world_frame: LocalFrame, index: int, feat: dict[str, Any]) -> Fixture:
     props = feat.get("properties") or {}
     asset_id = props.get("asset_id", f"features[{index}]")
     where = f"features[{index}] ({asset_id})"
     geom = feat.get("geometry") or {}
-    coords = geom.get("coordinates")
+    coords: Any = geom.get("coordinates")
     try:
         if geom.get("type") == "Point":
             lon, lat = float(coords[0]), float(coords[1])
@@ -199,14 +205,12 @@ def _fixture_from_feature(world_frame: Any, index: int, feat: dict[str, Any]) ->
         dims = props["dimensions"]
         if not isinstance(dims, dict):
             raise WorldError(f"{where}: dimensions must be an object")
-        defects = tuple(
-            _defect_from_dict(where, d) for d in props.get("defects", [])
-        )
+        defects = tuple(_defect_from_dict(where, d) for d in props.get("defects", []))
         return Fixture(
             asset_id=str(props["asset_id"]),
             kind=kind,
-            east_m=round(float(enu[0]), 4),
-            north_m=round(float(enu[1]), 4),
+            east_m=round(float(enu[0]), 3),
+            north_m=round(float(enu[1]), 3),
             heading_deg=float(props["heading_deg"]),
             geometry=gtype(**dims),
             defects=defects,
@@ -243,7 +247,7 @@ def world_from_geojson(doc: Any) -> World:
     if not isinstance(road_raw, dict):
         raise WorldError('world file properties have no "road" object')
     try:
-        road = type(corridor_from_geojson(corridor_feats[0])[1])(**road_raw)
+        road = RoadLayout(**road_raw)
     except TypeError as exc:
         raise WorldError(f"world file road layout: {exc}") from exc
     fixtures = tuple(

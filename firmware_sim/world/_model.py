@@ -235,7 +235,7 @@ class GuardrailGeometry:
 
     @property
     def post_count(self) -> int:
-        return int(math.floor(self.length_m / self.post_spacing_m + 1e-9)) + 1
+        return math.floor(self.length_m / self.post_spacing_m + 1e-9) + 1
 
     def post_x_m(self, index: int) -> float:
         """Fixture-local x of post `index` (posts spread evenly over the rail's length)."""
@@ -313,7 +313,9 @@ class Fixture:
                 f"got {type(self.geometry).__name__}"
             )
         if not 0.0 <= self.tilt_deg < 45.0:
-            raise WorldError(f"fixture {self.asset_id}: tilt_deg must be 0..45, got {self.tilt_deg}")
+            raise WorldError(
+                f"fixture {self.asset_id}: tilt_deg must be 0..45, got {self.tilt_deg}"
+            )
 
     @property
     def class_id(self) -> int:

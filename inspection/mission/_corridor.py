@@ -22,6 +22,7 @@ from ._exceptions import CorridorError
 from ._geometry import Points, cumulative_lengths, find_self_intersection
 
 __all__ = [
+    "MAX_CORRIDOR_VERTICES",
     "MIN_CORRIDOR_LENGTH_M",
     "Corridor",
     "corridor_from_geojson",
@@ -29,8 +30,12 @@ __all__ = [
     "validate_corridor_coordinates",
 ]
 
-# Shorter than this there is nothing to fly along: a typo in the coordinates, most likely.
-MIN_CORRIDOR_LENGTH_M = 10.0
+# Shorter than this there is nothing to inspect (one light-pole spacing is ~35 m): most likely
+# a typo in the coordinates. Same bound as firmware_sim.world.
+MIN_CORRIDOR_LENGTH_M = 50.0
+# More vertices than this is a traced GPS log, not a centre line; simplify it first (it would
+# also overflow the autopilot's mission storage).
+MAX_CORRIDOR_VERTICES = 10_000
 # Consecutive vertices closer than this are one vertex drawn twice (a GIS double-click).
 _DUPLICATE_VERTEX_M = 0.01
 # Property values that mark the corridor among a world's features.
@@ -78,6 +83,12 @@ def validate_corridor_coordinates(
     """
     if isinstance(coords, str | bytes) or not isinstance(coords, Sequence):
         raise CorridorError("corridor coordinates must be a list of [lon, lat]", source=source)
+    if len(coords) > MAX_CORRIDOR_VERTICES:
+        raise CorridorError(
+            f"corridor has {len(coords)} positions, more than {MAX_CORRIDOR_VERTICES}; "
+            "simplify the line (QGIS: Vector > Geometry Tools > Simplify)",
+            source=source,
+        )
     out: list[tuple[float, float]] = []
     for i, pos in enumerate(coords):
         if (
@@ -101,9 +112,7 @@ def validate_corridor_coordinates(
             )
         out.append((lon, lat))
     if len(out) < 2:
-        raise CorridorError(
-            f"a corridor needs at least 2 positions, got {len(out)}", source=source
-        )
+        raise CorridorError(f"a corridor needs at least 2 positions, got {len(out)}", source=source)
     frame = LocalFrame(out[0][1], out[0][0])
     lat_a = np.array([p[1] for p in out])
     lon_a = np.array([p[0] for p in out])
@@ -155,8 +164,10 @@ def corridor_from_geojson(obj: Any, *, source: str = "<memory>") -> Corridor:
 
 
 def load_corridor(path: str | Path) -> Corridor:
-    """Read a corridor or world GeoJSON file."""
+    """Read a corridor or world GeoJSON file (a directory means its `world.geojson`)."""
     p = Path(path)
+    if p.is_dir():
+        p = p / "world.geojson"
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
@@ -228,6 +239,8 @@ def _find_linestring(obj: Any, source: str) -> Any:
 
 
 def _is_marked_corridor(feature: Mapping[str, Any]) -> bool:
+    if feature.get("id") == "corridor":
+        return True
     props = feature.get("properties")
     if not isinstance(props, Mapping):
         return False

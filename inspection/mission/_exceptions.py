@@ -1,10 +1,10 @@
 """Errors raised while reading a corridor, planning a mission or reading a .plan file.
 
-    PlanError (ValueError)          root: anything the planner refuses, with a precise message
-    ├── CorridorError               the corridor GeoJSON is unreadable, invalid or self-intersecting
-    ├── PlanLimitError              a parameter or the planned mission breaks a limit
-    │                               (altitude, speed, battery, geofence, ...)
-    └── PlanFileError               a .plan file cannot be read back
+PlanError (ValueError)          root: anything the planner refuses, with a precise message
+├── CorridorError               the corridor GeoJSON is unreadable, invalid or self-intersecting
+├── PlanLimitError              a parameter or the planned mission breaks a limit
+│                               (altitude, speed, battery, geofence, ...)
+└── PlanFileError               a .plan file cannot be read back
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ Polylines are the corridor and the flight paths; polygons are geofences. Pure fu
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -21,6 +22,7 @@ __all__ = [
     "find_self_intersection",
     "offset_polyline",
     "point_in_polygon",
+    "points_in_polygon",
     "polygon_is_simple",
 ]
 
@@ -96,10 +98,13 @@ def _folds_back(d0: Points, d1: Points, len0: float, len1: float) -> bool:
     return sin_angle <= 1e-6 and float(np.dot(d0, d1)) < 0.0
 
 
-def _on_segment(p: Points, a: Points, b: Points, tol: Points | float) -> Points:
-    """Whether collinear point(s) p lie within the bounding box of segment(s) a-b."""
-    lo = np.minimum(a, b) - tol if np.ndim(tol) == 0 else np.minimum(a, b) - tol[:, None]
-    hi = np.maximum(a, b) + tol if np.ndim(tol) == 0 else np.maximum(a, b) + tol[:, None]
+Mask = npt.NDArray[np.bool_]
+
+
+def _on_segment(p: Points, a: Points, b: Points, tol: Points) -> Mask:
+    """Whether collinear points p[k] lie within the bounding box of segments a[k]-b[k]."""
+    lo = np.minimum(a, b) - tol[:, None]
+    hi = np.maximum(a, b) + tol[:, None]
     return np.asarray(np.all((p >= lo) & (p <= hi), axis=-1), dtype=np.bool_)
 
 
@@ -113,15 +118,15 @@ def _touches(
     o3: Points,
     o4: Points,
     tol: Points,
-) -> Points:
+) -> Mask:
     """Degenerate contacts: an endpoint of one segment lying on the other."""
-    return np.asarray(
-        (np.abs(o1) <= tol) & _on_segment(qa, np.broadcast_to(pa, qa.shape), pb, tol)
-        | (np.abs(o2) <= tol) & _on_segment(qb, np.broadcast_to(pa, qb.shape), pb, tol)
-        | (np.abs(o3) <= tol) & _on_segment(np.broadcast_to(pa, qa.shape), qa, qb, tol)
-        | (np.abs(o4) <= tol) & _on_segment(np.broadcast_to(pb, qa.shape), qa, qb, tol),
-        dtype=np.bool_,
-    )
+    pa_n = np.broadcast_to(pa, qa.shape)
+    pb_n = np.broadcast_to(pb, qa.shape)
+    c1: Mask = (np.abs(o1) <= tol) & _on_segment(qa, pa_n, pb_n, tol)
+    c2: Mask = (np.abs(o2) <= tol) & _on_segment(qb, pa_n, pb_n, tol)
+    c3: Mask = (np.abs(o3) <= tol) & _on_segment(pa_n, qa, qb, tol)
+    c4: Mask = (np.abs(o4) <= tol) & _on_segment(pb_n, qa, qb, tol)
+    return c1 | c2 | c3 | c4
 
 
 def _unit_normals(pts: Points) -> Points:
@@ -159,18 +164,19 @@ def offset_polyline(pts: Points, offset_m: float) -> Points:
 def extend_polyline(pts: Points, start_m: float, end_m: float) -> Points:
     """Lengthen (positive) or shorten (negative) a polyline at its start and its end.
 
-    Lengthening goes straight on along the first/last segment. Shortening cuts along the
-    path; it never removes the whole polyline (at least 1 mm is left).
+    Lengthening moves the end point straight on along the first/last segment (no new
+    vertex). Shortening cuts along the path; it never removes the whole polyline (at least
+    1 mm is left).
     """
     out = pts.copy()
     if start_m > 0.0:
         d = out[0] - out[1]
-        out = np.vstack([out[0] + d / np.linalg.norm(d) * start_m, out])
+        out[0] = out[0] + d / np.linalg.norm(d) * start_m
     elif start_m < 0.0:
         out = _trim_start(out, -start_m)
     if end_m > 0.0:
         d = out[-1] - out[-2]
-        out = np.vstack([out, out[-1] + d / np.linalg.norm(d) * end_m])
+        out[-1] = out[-1] + d / np.linalg.norm(d) * end_m
     elif end_m < 0.0:
         out = _trim_start(out[::-1], -end_m)[::-1]
     return np.ascontiguousarray(out)
@@ -209,15 +215,19 @@ def convex_hull(pts: Points) -> Points:
     if len(uniq) < 3:
         return uniq
     order = np.lexsort((uniq[:, 1], uniq[:, 0]))
-    p = [tuple(map(float, q)) for q in uniq[order]]
+    p = [(float(q[0]), float(q[1])) for q in uniq[order]]
 
     def half(seq: list[tuple[float, float]]) -> list[tuple[float, float]]:
         h: list[tuple[float, float]] = []
         for q in seq:
-            while len(h) >= 2 and (
-                (h[-1][0] - h[-2][0]) * (q[1] - h[-2][1])
-                - (h[-1][1] - h[-2][1]) * (q[0] - h[-2][0])
-            ) <= 0.0:
+            while (
+                len(h) >= 2
+                and (
+                    (h[-1][0] - h[-2][0]) * (q[1] - h[-2][1])
+                    - (h[-1][1] - h[-2][1]) * (q[0] - h[-2][0])
+                )
+                <= 0.0
+            ):
                 h.pop()
             h.append(q)
         return h
@@ -229,16 +239,25 @@ def convex_hull(pts: Points) -> Points:
 
 def point_in_polygon(pt: Points, ring: Points) -> bool:
     """Even-odd rule; a point on an edge counts as inside."""
-    x, y = float(pt[0]), float(pt[1])
-    nxt = np.roll(ring, -1, axis=0)
-    if float(np.min(_segment_distances(np.asarray([x, y]), ring, nxt))) <= _EPS_M:
-        return True
-    yi, yj = ring[:, 1], nxt[:, 1]
-    xi, xj = ring[:, 0], nxt[:, 0]
-    crosses = (yi > y) != (yj > y)
+    return bool(points_in_polygon(np.asarray(pt, dtype=np.float64)[None, :], ring)[0])
+
+
+def points_in_polygon(pts: Points, ring: Points) -> Mask:
+    """`point_in_polygon` for an (N, 2) array of points at once."""
+    p = pts[:, None, :]  # (N, 1, 2) against (1, M, 2) edges
+    a = ring[None, :, :]
+    b = np.roll(ring, -1, axis=0)[None, :, :]
+    ab = b - a
+    len2 = np.sum(ab * ab, axis=2)
+    t = np.clip(np.sum((p - a) * ab, axis=2) / np.where(len2 > 0, len2, 1.0), 0.0, 1.0)
+    on_edge = np.min(np.linalg.norm(p - (a + t[:, :, None] * ab), axis=2), axis=1) <= _EPS_M
+    x, y = p[:, :, 0], p[:, :, 1]
+    ya, yb = a[:, :, 1], b[:, :, 1]
+    crosses = (ya > y) != (yb > y)
     with np.errstate(divide="ignore", invalid="ignore"):
-        x_at = xi + (y - yi) * (xj - xi) / (yj - yi)
-    return bool(np.count_nonzero(crosses & (x < x_at)) % 2 == 1)
+        x_at = a[:, :, 0] + (y - ya) * ab[:, :, 0] / ab[:, :, 1]
+    inside = np.count_nonzero(crosses & (x < x_at), axis=1) % 2 == 1
+    return np.asarray(on_edge | inside, dtype=np.bool_)
 
 
 def _segment_distances(p: Points, a: Points, b: Points) -> Points:
@@ -254,35 +273,36 @@ def distance_to_polyline(pt: Points, pts: Points) -> float:
     return float(np.min(_segment_distances(np.asarray(pt, dtype=np.float64), pts[:-1], pts[1:])))
 
 
-def distance_trigger_points(path: Points, trigger_m: float, *, step_m: float = 0.05) -> Points:
+def distance_trigger_points(path: Points, trigger_m: float) -> Points:
     """Where a distance-triggered camera fires flying `path`: once at the start, then each
     time the straight-line distance from the last photo reaches `trigger_m`.
 
     That is ArduPilot's rule for DO_SET_CAM_TRIGG_DIST (distance from the last trigger point,
     not along the path), so on a bend the photos come slightly later than along-path spacing.
+    Solved exactly per segment: |a + t(b - a) - last| = D is a quadratic in t, and since the
+    distance is below D where the search starts, the photo is at its larger root.
     """
     if not (trigger_m > 0.0 and math.isfinite(trigger_m)):
         raise ValueError(f"trigger_m must be a positive finite distance, got {trigger_m}")
     shots = [path[0]]
     last = path[0]
-    for a, b in zip(path[:-1], path[1:], strict=True):
-        seg = float(np.linalg.norm(b - a))
-        n = max(1, math.ceil(seg / step_m))
-        ts = np.linspace(0.0, 1.0, n + 1)[1:]
-        samples = a + ts[:, None] * (b - a)
-        i = 0
-        while i < len(samples):
-            dist = np.linalg.norm(samples[i:] - last, axis=1)
-            over = np.nonzero(dist >= trigger_m)[0]
-            if len(over) == 0:
+    for a, b in itertools.pairwise(path):
+        d = b - a
+        qa = float(d @ d)
+        if qa <= 0.0:
+            continue
+        t0 = 0.0
+        while True:
+            f = a - last
+            qb = 2.0 * float(f @ d)
+            qc = float(f @ f) - trigger_m * trigger_m
+            disc = qb * qb - 4.0 * qa * qc
+            if disc < 0.0:
                 break
-            k = i + int(over[0])
-            # Interpolate between the sample before and this one for sub-step accuracy.
-            prev = samples[k - 1] if k > 0 else a
-            d0 = float(np.linalg.norm(prev - last))
-            d1 = float(dist[over[0]])
-            frac = 0.0 if d1 == d0 else (trigger_m - d0) / (d1 - d0)
-            last = prev + frac * (samples[k] - prev)
+            t = (-qb + math.sqrt(disc)) / (2.0 * qa)
+            if not t0 < t <= 1.0:
+                break
+            last = a + t * d
             shots.append(last)
-            i = k
+            t0 = t
     return np.asarray(shots, dtype=np.float64)

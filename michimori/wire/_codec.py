@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from enum import StrEnum
 from typing import Any, Final
 
@@ -10,6 +11,7 @@ import msgspec
 
 from ._errors import MismatchError, PayloadError
 from ._schema import (
+    NAME_PATTERN,
     RESERVED_FIELDS,
     RESERVED_SENSORS,
     Confirm,
@@ -114,10 +116,31 @@ def decode(
     return msg
 
 
+_NAME_RE: Final = re.compile(NAME_PATTERN)
+# Names that already passed NAME_PATTERN. A fleet uses a few dozen; the cap keeps a hostile
+# stream of fresh names from growing it without bound (they are then just checked each time).
+_KNOWN_NAMES: set[str] = set()
+_KNOWN_NAMES_MAX: Final = 10_000
+
+
+def _check_name(name: str, what: str, where: str) -> None:
+    if name in _KNOWN_NAMES:
+        return
+    if not _NAME_RE.fullmatch(name):
+        raise PayloadError(
+            f"invalid payload: {what} {name!r} must be 1-64 of a-z, 0-9, '_' starting with a "
+            f"letter - at `{where}`",
+            reason="invalid",
+        )
+    if len(_KNOWN_NAMES) < _KNOWN_NAMES_MAX:
+        _KNOWN_NAMES.add(name)
+
+
 def _check_values(msg: Message) -> None:
-    """What the schema types cannot say: finite numbers, reserved names."""
+    """What the schema types do not say: names, finite numbers, reserved names."""
     if isinstance(msg, Telemetry):
         for i, s in enumerate(msg.samples):
+            _check_name(s.sensor, "sensor name", f"$.samples[{i}].sensor")
             if s.sensor in RESERVED_SENSORS:
                 raise PayloadError(
                     f"invalid telemetry payload: sensor name {s.sensor!r} is reserved "
@@ -136,13 +159,17 @@ def _check_values(msg: Message) -> None:
 
 
 def _check_fields(fields: dict[str, bool | int | float | str], where: str) -> None:
+    # hot path (every sample the ingest takes): one pass, few calls per value
+    if not RESERVED_FIELDS.isdisjoint(fields):
+        key = sorted(RESERVED_FIELDS.intersection(fields))[0]
+        raise PayloadError(
+            f"invalid payload: field name {key!r} is reserved - at `{where}.{key}`",
+            reason="invalid",
+        )
     for key, value in fields.items():
-        if key in RESERVED_FIELDS:
-            raise PayloadError(
-                f"invalid payload: field name {key!r} is reserved - at `{where}.{key}`",
-                reason="invalid",
-            )
-        if type(value) is float and not math.isfinite(value):
+        if key not in _KNOWN_NAMES:
+            _check_name(key, "field name", f"{where}.{key}")
+        if type(value) is float and value - value != 0.0:  # NaN or +-Inf
             raise PayloadError(
                 f"invalid payload: field {key!r} is {value}, not a finite number "
                 f"- at `{where}.{key}`",

@@ -27,7 +27,10 @@ Id = Annotated[str, msgspec.Meta(pattern=_ID)]
 Seq = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 TimestampNs = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 FieldValue = bool | int | float | Text
-Fields = Annotated[dict[Name, FieldValue], msgspec.Meta(max_length=64)]
+# Field keys are checked against NAME_PATTERN by the codec (with a memo of names already
+# seen) rather than by msgspec per key: that regex per key per sample cost 3.6x in decoding.
+Fields = Annotated[dict[str, FieldValue], msgspec.Meta(max_length=64)]
+NAME_PATTERN = _NAME
 
 MAX_SAMPLES_PER_MESSAGE = 1000
 
@@ -47,7 +50,7 @@ class Sample(_Base, frozen=True, forbid_unknown_fields=True):
 
     seq: Seq
     ts_ns: TimestampNs
-    sensor: Name
+    sensor: str  # NAME_PATTERN, checked by the codec (see Fields)
     fields: Annotated[Fields, msgspec.Meta(min_length=1)]
 
 

@@ -38,8 +38,12 @@ def _telemetry(site: str, device: str, seqs: range, *, t0: int | None = None) ->
         site=site,
         device=device,
         samples=[
-            Sample(seq=s, ts_ns=t0 + s * 1000, sensor="tilt",
-                   fields={"tilt_x_deg": 0.1 * s, "tilt_y_deg": -0.2})
+            Sample(
+                seq=s,
+                ts_ns=t0 + s * 1000,
+                sensor="tilt",
+                fields={"tilt_x_deg": 0.1 * s, "tilt_y_deg": -0.2},
+            )
             for s in seqs
         ],
     )
@@ -67,19 +71,31 @@ def test_writes_telemetry_and_events_and_confirms_ranges(
     broker: Mosquitto, influx: InfluxDB, unique_id: str, ingest_for
 ) -> None:
     site, dev = unique_id, "pole-1"
-    svc = ingest_for()
+    ingest_for()
     probe = Probe(broker, f"probe-{unique_id}")
     probe.subscribe(topic(site, dev, Kind.CONFIRM))
     t_topic = topic(site, dev, Kind.TELEMETRY)
     probe.publish(t_topic, encode(_telemetry(site, dev, range(1, 51))), "application/json")
     probe.publish(
-        t_topic, encode(_telemetry(site, dev, range(51, 101)), Encoding.MSGPACK),
+        t_topic,
+        encode(_telemetry(site, dev, range(51, 101)), Encoding.MSGPACK),
         "application/msgpack",
     )
-    ev = Events(v=1, site=site, device=dev, events=[
-        Event(seq=101, ts_ns=time.time_ns(), kind="tilt_alert", severity="alert",
-              message='tilt 3.1° > 2.0° "limit"', fields={"tilt_deg": 3.1}),
-    ])
+    ev = Events(
+        v=1,
+        site=site,
+        device=dev,
+        events=[
+            Event(
+                seq=101,
+                ts_ns=time.time_ns(),
+                kind="tilt_alert",
+                severity="alert",
+                message='tilt 3.1° > 2.0° "limit"',
+                fields={"tilt_deg": 3.1},
+            ),
+        ],
+    )
     probe.publish(topic(site, dev, Kind.EVENT), encode(ev, Encoding.MSGPACK))  # sniffed
 
     def confirmed(msgs: list) -> set[int]:
@@ -95,8 +111,11 @@ def test_writes_telemetry_and_events_and_confirms_ranges(
     assert seqs_in_db(influx, unique_id, dev) == list(range(1, 102))
     st = Influx1Storage(influx.endpoint.url, unique_id)
     res = st.query("SELECT message, kind, severity FROM event")
-    assert res[0]["series"][0]["values"][0][1:] == ['tilt 3.1° > 2.0° "limit"', "tilt_alert",
-                                                    "alert"]
+    assert res[0]["series"][0]["values"][0][1:] == [
+        'tilt 3.1° > 2.0° "limit"',
+        "tilt_alert",
+        "alert",
+    ]
     st.close()
     probe.close()
 
@@ -116,8 +135,12 @@ def test_redelivered_message_is_not_duplicated(
 
 
 def _sample_json(**over: object) -> dict:
-    base: dict = {"seq": 1, "ts_ns": time.time_ns(), "sensor": "tilt",
-                  "fields": {"tilt_x_deg": 0.5}}
+    base: dict = {
+        "seq": 1,
+        "ts_ns": time.time_ns(),
+        "sensor": "tilt",
+        "fields": {"tilt_x_deg": 0.5},
+    }
     base.update(over)
     return base
 
@@ -131,44 +154,114 @@ def _msg(site: str, dev: str, samples: list[dict], **over: object) -> bytes:
 # (case id, how to build (site, dev) -> (topic suffix device, payload bytes), reason, words)
 BAD_INPUTS = [
     ("not-json-or-msgpack", lambda s, d: (d, b"hello world"), "undecodable", "neither"),
-    ("truncated-json", lambda s, d: (d, b'{"type": "telemetry", "v": 1,'), "undecodable",
-     "undecodable json"),
+    (
+        "truncated-json",
+        lambda s, d: (d, b'{"type": "telemetry", "v": 1,'),
+        "undecodable",
+        "undecodable json",
+    ),
     ("msgpack-array", lambda s, d: (d, b"\x93\x01\x02\x03"), "undecodable", "neither"),
-    ("seq-is-string", lambda s, d: (d, _msg(s, d, [_sample_json(seq="7")])), "invalid",
-     "$.samples[0].seq"),
-    ("field-is-list", lambda s, d: (d, _msg(s, d, [_sample_json(fields={"x": [1]})])),
-     "invalid", "$.samples[0].fields"),
-    ("infinity-json", lambda s, d: (d, _msg(s, d, []).replace(
-        b'"samples": []', b'"samples": [{"seq": 1, "ts_ns": 5, "sensor": "tilt", '
-        b'"fields": {"x": 1e999}}]')), "invalid", "fields"),
-    ("nan-msgpack", lambda s, d: (d, msgspec.msgpack.encode(
-        {"type": "telemetry", "v": 1, "site": s, "device": d,
-         "samples": [_sample_json(fields={"x": float("nan")})]})), "invalid",
-     "not a finite number"),
-    ("missing-ts", lambda s, d: (d, _msg(s, d, [{"seq": 1, "sensor": "tilt",
-                                                   "fields": {"x": 1.0}}])),
-     "invalid", "ts_ns"),
-    ("missing-samples", lambda s, d: (d, json.dumps(
-        {"type": "telemetry", "v": 1, "site": s, "device": d}).encode()), "invalid", "samples"),
+    (
+        "seq-is-string",
+        lambda s, d: (d, _msg(s, d, [_sample_json(seq="7")])),
+        "invalid",
+        "$.samples[0].seq",
+    ),
+    (
+        "field-is-list",
+        lambda s, d: (d, _msg(s, d, [_sample_json(fields={"x": [1]})])),
+        "invalid",
+        "$.samples[0].fields",
+    ),
+    (
+        "infinity-json",
+        lambda s, d: (
+            d,
+            _msg(s, d, []).replace(
+                b'"samples": []',
+                b'"samples": [{"seq": 1, "ts_ns": 5, "sensor": "tilt", "fields": {"x": 1e999}}]',
+            ),
+        ),
+        "invalid",
+        "fields",
+    ),
+    (
+        "nan-msgpack",
+        lambda s, d: (
+            d,
+            msgspec.msgpack.encode(
+                {
+                    "type": "telemetry",
+                    "v": 1,
+                    "site": s,
+                    "device": d,
+                    "samples": [_sample_json(fields={"x": float("nan")})],
+                }
+            ),
+        ),
+        "invalid",
+        "not a finite number",
+    ),
+    (
+        "missing-ts",
+        lambda s, d: (d, _msg(s, d, [{"seq": 1, "sensor": "tilt", "fields": {"x": 1.0}}])),
+        "invalid",
+        "ts_ns",
+    ),
+    (
+        "missing-samples",
+        lambda s, d: (
+            d,
+            json.dumps({"type": "telemetry", "v": 1, "site": s, "device": d}).encode(),
+        ),
+        "invalid",
+        "samples",
+    ),
     ("wrong-version", lambda s, d: (d, _msg(s, d, [_sample_json()], v=2)), "invalid", "$.v"),
-    ("one-megabyte", lambda s, d: (d, b"{" + b" " * (1024 * 1024) + b"}"), "too_large",
-     "over the"),
-    ("comma-in-device", lambda s, d: (d, _msg(s, "a,b", [_sample_json()])), "invalid",
-     "$.device"),
-    ("space-in-sensor", lambda s, d: (d, _msg(s, d, [_sample_json(sensor="ti lt")])),
-     "invalid", "$.samples[0].sensor"),
-    ("equals-in-field-key", lambda s, d: (d, _msg(s, d, [_sample_json(
-        fields={"x=1,evil=2": 1.0})])), "invalid", "fields"),
-    ("newline-in-string", lambda s, d: (d, _msg(s, d, [_sample_json(
-        fields={"note": 'ok"\nevil,device=x v=1 1'})])), "invalid", "fields"),
-    ("quote-backslash-in-tag", lambda s, d: (d, _msg(s, d, [_sample_json(
-        sensor='tilt\\" x')])), "invalid", "sensor"),
-    ("reserved-seq-field", lambda s, d: (d, _msg(s, d, [_sample_json(
-        fields={"seq": 5.0})])), "invalid", "reserved"),
-    ("device-mismatch", lambda s, d: (d, _msg(s, "someone-else", [_sample_json()])),
-     "topic_mismatch", "someone-else"),
-    ("bad-device-in-topic", lambda s, d: ("Bad Dev", _msg(s, d, [_sample_json()])),
-     "bad_topic", "device id"),
+    ("one-megabyte", lambda s, d: (d, b"{" + b" " * (1024 * 1024) + b"}"), "too_large", "over the"),
+    ("comma-in-device", lambda s, d: (d, _msg(s, "a,b", [_sample_json()])), "invalid", "$.device"),
+    (
+        "space-in-sensor",
+        lambda s, d: (d, _msg(s, d, [_sample_json(sensor="ti lt")])),
+        "invalid",
+        "$.samples[0].sensor",
+    ),
+    (
+        "equals-in-field-key",
+        lambda s, d: (d, _msg(s, d, [_sample_json(fields={"x=1,evil=2": 1.0})])),
+        "invalid",
+        "fields",
+    ),
+    (
+        "newline-in-string",
+        lambda s, d: (d, _msg(s, d, [_sample_json(fields={"note": 'ok"\nevil,device=x v=1 1'})])),
+        "invalid",
+        "fields",
+    ),
+    (
+        "quote-backslash-in-tag",
+        lambda s, d: (d, _msg(s, d, [_sample_json(sensor='tilt\\" x')])),
+        "invalid",
+        "sensor",
+    ),
+    (
+        "reserved-seq-field",
+        lambda s, d: (d, _msg(s, d, [_sample_json(fields={"seq": 5.0})])),
+        "invalid",
+        "reserved",
+    ),
+    (
+        "device-mismatch",
+        lambda s, d: (d, _msg(s, "someone-else", [_sample_json()])),
+        "topic_mismatch",
+        "someone-else",
+    ),
+    (
+        "bad-device-in-topic",
+        lambda s, d: ("Bad Dev", _msg(s, d, [_sample_json()])),
+        "bad_topic",
+        "device id",
+    ),
 ]
 
 
@@ -179,17 +272,19 @@ def test_bad_inputs_are_dead_lettered_and_the_stream_goes_on(
     svc = ingest_for()
     probe = Probe(broker, f"probe-{unique_id}")
     probe.subscribe("michimori/v1/_deadletter/#")
-    seq = 0
-    for case_id, build, _reason, _words in BAD_INPUTS:
+    for seq, (_case, build, _reason, _words) in enumerate(BAD_INPUTS, start=1):
         topic_dev, payload = build(site, dev)
         probe.publish(f"michimori/v1/{site}/{topic_dev}/telemetry", payload)
-        seq += 1  # a good message right behind each bad one must get through
+        # a good message right behind each bad one must get through
         good = _telemetry(site, dev, range(seq, seq + 1))
         probe.publish(topic(site, dev, Kind.TELEMETRY), encode(good))
     n = len(BAD_INPUTS)
     probe.wait_for(lambda msgs: len(msgs) >= n)
-    wait_until(lambda: seqs_in_db(influx, unique_id, dev) == list(range(1, n + 1)), 20,
-               "every good message stored")
+    wait_until(
+        lambda: seqs_in_db(influx, unique_id, dev) == list(range(1, n + 1)),
+        20,
+        "every good message stored",
+    )
     letters = svc.deadletters.read_all()
     assert len(letters) == n
     for (case_id, _b, reason, words), letter in zip(BAD_INPUTS, letters, strict=True):
@@ -214,8 +309,12 @@ def test_quotes_and_backslashes_in_strings_are_stored_verbatim(
     ingest_for()
     probe = Probe(broker, f"probe-{unique_id}")
     text = 'he said "tilt" \\ then, a=b c'
-    msg = Telemetry(v=1, site=site, device=dev, samples=[
-        Sample(seq=1, ts_ns=time.time_ns(), sensor="note", fields={"text": text})])
+    msg = Telemetry(
+        v=1,
+        site=site,
+        device=dev,
+        samples=[Sample(seq=1, ts_ns=time.time_ns(), sensor="note", fields={"text": text})],
+    )
     probe.publish(topic(site, dev, Kind.TELEMETRY), encode(msg))
     wait_until(lambda: seqs_in_db(influx, unique_id, dev) == [1], 20, "stored")
     st = Influx1Storage(influx.endpoint.url, unique_id)
@@ -231,15 +330,26 @@ def test_type_conflict_dead_letters_only_the_offender(
     svc = ingest_for(batch_max_delay_s=1.0)
     probe = Probe(broker, f"probe-{unique_id}")
     t0 = time.time_ns()
-    first = Telemetry(v=1, site=site, device=dev, samples=[
-        Sample(seq=1, ts_ns=t0, sensor="env", fields={"temp_c": 20.5})])
+    first = Telemetry(
+        v=1,
+        site=site,
+        device=dev,
+        samples=[Sample(seq=1, ts_ns=t0, sensor="env", fields={"temp_c": 20.5})],
+    )
     probe.publish(topic(site, dev, Kind.TELEMETRY), encode(first))
     wait_until(lambda: seqs_in_db(influx, unique_id, dev) == [1], 20, "first stored")
     # now a string where InfluxDB already has a float, between two good messages
-    bad = Telemetry(v=1, site=site, device=dev, samples=[
-        Sample(seq=3, ts_ns=t0 + 2, sensor="env", fields={"temp_c": "warm"})])
-    for m in (_telemetry(site, dev, range(2, 3), t0=t0), bad,
-              _telemetry(site, dev, range(4, 5), t0=t0)):
+    bad = Telemetry(
+        v=1,
+        site=site,
+        device=dev,
+        samples=[Sample(seq=3, ts_ns=t0 + 2, sensor="env", fields={"temp_c": "warm"})],
+    )
+    for m in (
+        _telemetry(site, dev, range(2, 3), t0=t0),
+        bad,
+        _telemetry(site, dev, range(4, 5), t0=t0),
+    ):
         probe.publish(topic(site, dev, Kind.TELEMETRY), encode(m))
     wait_until(lambda: svc.metrics.snapshot()["deadlettered"] == 1, 20, "dead letter")
     wait_until(lambda: seqs_in_db(influx, unique_id, dev) == [1, 2, 4], 20, "others stored")
@@ -254,8 +364,9 @@ def test_metrics_endpoint_and_health(
 ) -> None:
     svc = ingest_for()
     probe = Probe(broker, f"probe-{unique_id}")
-    probe.publish(topic(unique_id, "d1", Kind.TELEMETRY),
-                  encode(_telemetry(unique_id, "d1", range(1, 11))))
+    probe.publish(
+        topic(unique_id, "d1", Kind.TELEMETRY), encode(_telemetry(unique_id, "d1", range(1, 11)))
+    )
     wait_until(lambda: svc.metrics.snapshot()["written"] == 10, 20, "10 written")
     base = f"http://127.0.0.1:{svc.metrics_port}"
     text = urllib.request.urlopen(f"{base}/metrics", timeout=5).read().decode()
@@ -264,8 +375,11 @@ def test_metrics_endpoint_and_health(
     health = json.loads(urllib.request.urlopen(f"{base}/healthz", timeout=5).read())
     assert health["ok"] is True and health["written"] == 10
     st = Influx1Storage(influx.endpoint.url, unique_id)
-    wait_until(lambda: bool(st.query("SELECT last(written) FROM ingest_metrics")[0]
-                            .get("series")), 20, "own metrics written to InfluxDB")
+    wait_until(
+        lambda: bool(st.query("SELECT last(written) FROM ingest_metrics")[0].get("series")),
+        20,
+        "own metrics written to InfluxDB",
+    )
     st.close()
     probe.close()
 
@@ -280,7 +394,8 @@ def test_influx2_adapter_writes_through_api_v2(victoria: VictoriaMetrics) -> Non
 
     def found() -> bool:
         body = urllib.request.urlopen(
-            f"{victoria.endpoint.url}/api/v1/export?match[]={q}", timeout=5).read()
+            f"{victoria.endpoint.url}/api/v1/export?match[]={q}", timeout=5
+        ).read()
         return b"1.25" in body
 
     wait_until(found, 20, "point visible in VictoriaMetrics")
@@ -291,8 +406,9 @@ def test_influx2_adapter_reports_unreachable_server() -> None:
     from ingest.storage import StorageUnavailable
     from michimori.services import free_port
 
-    st = Influx2Storage(f"http://127.0.0.1:{free_port()}", org="o", bucket="b", token="t",
-                        timeout_s=2)
+    st = Influx2Storage(
+        f"http://127.0.0.1:{free_port()}", org="o", bucket="b", token="t", timeout_s=2
+    )
     with pytest.raises(StorageUnavailable, match="unreachable"):
         st.write(["m x=1 1"])
     st.close()

@@ -1,0 +1,483 @@
+"""The edge agent against a real Mosquitto: order, lanes, refusals, confirms, quota, SIGTERM, will.
+
+A ConfirmResponder (edge.responder) stands in for the ingest and validates every payload with
+michimori.wire. A TcpGate between agent and broker cuts or refuses the link on demand, which is
+also the seam a fault-injecting proxy uses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import itertools
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from edge.agent import Agent
+from edge.alerts import FieldValue, standard_rules
+from edge.config import EdgeConfig, SensorConfig, default_config
+from edge.queue import DiskQueue
+from edge.responder import ConfirmResponder
+from michimori.services import Mosquitto
+from michimori.wire import Encoding, Kind, Status, decode, topic
+from tests.helpers import Probe
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class TcpGate:
+    """A TCP relay in front of the broker: ``close()`` refuses and cuts, ``cut()`` only cuts."""
+
+    def __init__(self, target_port: int) -> None:
+        self._target = ("127.0.0.1", target_port)
+        self._srv = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._srv.getsockname()[1])
+        self._open = threading.Event()
+        self._lock = threading.Lock()
+        self._socks: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, name="gate", daemon=True)
+        self._thread.start()
+
+    def open(self) -> None:
+        self._open.set()
+
+    def close(self) -> None:
+        self._open.clear()
+        self.cut()
+
+    def cut(self) -> None:
+        with self._lock:
+            socks, self._socks = self._socks, []
+        for s in socks:
+            s.close()
+
+    def stop(self) -> None:
+        self.close()
+        self._srv.close()
+        self._thread.join(5)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._srv.accept()
+            except OSError:
+                return  # server socket closed: the test is over
+            if not self._open.is_set():
+                conn.close()
+                continue
+            up = socket.create_connection(self._target)
+            with self._lock:
+                self._socks += [conn, up]
+            for a, b in ((conn, up), (up, conn)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass  # the other side was cut: that is what the gate is for
+        for s in (src, dst):
+            with contextlib.suppress(OSError):  # already closed
+                s.shutdown(socket.SHUT_RDWR)
+
+
+class LogWatch(logging.Handler):
+    """Sets ``hit`` when a record of the edge loggers contains ``needle``."""
+
+    def __init__(self, needle: str) -> None:
+        super().__init__(logging.INFO)
+        self.needle = needle
+        self.hit = threading.Event()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        msg = record.getMessage()
+        if self.needle in msg:
+            self.messages.append(msg)
+            self.hit.set()
+
+
+@pytest.fixture
+def watch() -> Iterator[Callable[[str], LogWatch]]:
+    logger = logging.getLogger("edge")
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    made: list[LogWatch] = []
+
+    def make(needle: str) -> LogWatch:
+        w = LogWatch(needle)
+        logger.addHandler(w)
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        logger.removeHandler(w)
+    logger.setLevel(level)
+
+
+class FakeSensor:
+    """A sensor whose reading is computed from the count of reads (deterministic)."""
+
+    def __init__(self, name: str, fn: Callable[[int], Mapping[str, FieldValue]]) -> None:
+        self.name = name
+        self._fn = fn
+        self.n = 0
+
+    def read(self) -> Mapping[str, FieldValue]:
+        self.n += 1
+        return self._fn(self.n)
+
+    def close(self) -> None:
+        pass
+
+
+def tilt_after(n_flat: int) -> FakeSensor:
+    """Level for ``n_flat`` reads, then leaning 3° (a pole_tilt alert)."""
+    return FakeSensor(
+        "tilt", lambda n: {"tilt_x_deg": 0.1 if n <= n_flat else 3.0, "tilt_y_deg": 0.0}
+    )
+
+
+def config(
+    tmp_path: Path, site: str, port: int, *, interval_s: float = 0.01, **queue: object
+) -> EdgeConfig:
+    base = default_config(site=site, device="pole-1", queue_path=tmp_path / "queue.db", port=port)
+    q = {"linger_s": 0.05, "confirm_timeout_s": 1.0, "confirm_timeout_max_s": 2.0, **queue}
+    return dataclasses.replace(
+        base,
+        mqtt=dataclasses.replace(base.mqtt, reconnect_min_s=0.05, reconnect_max_s=0.2),
+        queue=dataclasses.replace(base.queue, **q),  # type: ignore[arg-type]
+        agent=dataclasses.replace(base.agent, status_interval_s=0.5, drain_timeout_s=10.0),
+        sensors=(SensorConfig(name="tilt", interval_s=interval_s),),
+        alerts=tuple(standard_rules(tilt_deg_max=2.0, vibration_rms_g_max=None)),
+    )
+
+
+@contextmanager
+def running(agent: Agent) -> Iterator[Agent]:
+    """Run the agent in its own thread; on exit SIGTERM-like stop, drain, join."""
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def main() -> None:
+        try:
+            agent.run(stop)
+        except BaseException as exc:
+            errors.append(exc)
+            raise
+
+    t = threading.Thread(target=main, name="agent")
+    t.start()
+    try:
+        yield agent
+    finally:
+        stop.set()
+        agent.wake.set()
+        t.join(30)
+        assert not t.is_alive(), "agent did not stop within 30 s"
+    assert not errors, errors
+
+
+@pytest.fixture
+def responder(broker: Mosquitto) -> Iterator[ConfirmResponder]:
+    with ConfirmResponder(broker.endpoint.host, broker.endpoint.port) as r:
+        yield r
+
+
+@pytest.fixture
+def gate(broker: Mosquitto) -> Iterator[TcpGate]:
+    g = TcpGate(broker.endpoint.port)
+    yield g
+    g.stop()
+
+
+def test_samples_arrive_in_order_validated_and_confirmed(
+    broker: Mosquitto, responder: ConfirmResponder, unique_id: str, tmp_path: Path
+) -> None:
+    cfg = config(tmp_path, unique_id, broker.endpoint.port)
+    cfg = dataclasses.replace(cfg, device=dataclasses.replace(cfg.device, encoding=Encoding.JSON))
+    probe = Probe(broker, f"probe-{unique_id}")
+    probe.subscribe(topic(unique_id, "pole-1", Kind.TELEMETRY))
+    link = FakeSensor("link", lambda n: {"registered": True, "rsrp_dbm": -95.0 - n % 3})
+    cfg = dataclasses.replace(
+        cfg, sensors=(*cfg.sensors, SensorConfig(name="link", interval_s=0.05))
+    )
+    agent = Agent(cfg, {"tilt": tilt_after(10**9), "link": link}, sensor_errors=(OSError,))
+    dev = responder.device(unique_id, "pole-1")
+    with running(agent):
+        assert responder.wait_for(
+            lambda: dev.samples >= 150 and any(s.state == "online" for s in dev.statuses), 20
+        )
+    stats = agent.stats()
+    assert stats.unconfirmed == 0 and stats.dropped == 0
+    assert stats.generated == stats.last_seq + 1  # a fresh queue: seqs 0..last, no gaps
+    assert responder.errors == []
+    assert dev.unique == set(range(stats.last_seq + 1))
+    # per lane, messages arrive in seq order; timestamps per sensor strictly increase
+    for kind in (Kind.TELEMETRY, Kind.EVENT):
+        firsts = [s for k, s in dev.arrivals if k is kind]
+        assert firsts == sorted(firsts)
+    for ts in dev.telemetry_ts.values():
+        assert all(a < b for a, b in itertools.pairwise(ts))
+    assert [e.kind for e in dev.events] == ["agent_start"]
+    online = [s for s in dev.statuses if s.state == "online"]
+    assert online[-1].rsrp_dbm is not None and online[-1].version
+    assert dev.statuses[-1].state == "offline" and dev.statuses[-1].queue_depth == 0
+    # several samples per message, with the MQTT 5 content type of the device's encoding
+    probe.wait_for(lambda m: len(m) > 0)
+    assert {m.content_type for m in probe.messages} == {"application/json"}
+    assert len(probe.messages) < dev.samples / 2
+    probe.close()
+
+
+def test_events_go_first_and_unconfirmed_rows_are_resent_after_reconnect(
+    broker: Mosquitto,
+    responder: ConfirmResponder,
+    gate: TcpGate,
+    unique_id: str,
+    tmp_path: Path,
+    watch: Callable[[str], LogWatch],
+) -> None:
+    responder.confirm = False
+    alert = watch("pole_tilt")
+    cannot = watch("cannot connect")
+    agent = Agent(
+        config(tmp_path, unique_id, gate.port, batch_max_samples=20),
+        {"tilt": tilt_after(300)},
+        sensor_errors=(OSError,),
+    )
+    dev = responder.device(unique_id, "pole-1")
+    with running(agent):
+        # the gate refuses: ~300 samples, then an alert, queue up on disk
+        assert cannot.hit.wait(10) and alert.hit.wait(20)
+        gate.open()
+        assert responder.wait_for(lambda: len(dev.arrivals) >= 5, 20)
+        assert dev.arrivals[0][0] is Kind.EVENT, dev.arrivals[:5]
+        assert {e.kind for e in dev.events} >= {"agent_start", "pole_tilt"}
+        seen = dev.unique
+        # cut the link: nothing was confirmed, so all of it is published again
+        gate.cut()
+        assert responder.wait_for(lambda: all(dev.seqs.count(s) >= 2 for s in seen), 20)
+        # now confirm: after the next reconnect (or confirm timeout) the queue empties
+        responder.confirm = True
+        gate.cut()
+        assert responder.wait_for(lambda: dev.statuses[-1].state == "online", 10)
+    assert agent.stats().unconfirmed == 0
+    assert dev.unique == set(range(agent.stats().last_seq + 1))
+
+
+def test_refused_publish_keeps_the_samples_until_the_broker_accepts(
+    tmp_path: Path, unique_id: str, watch: Callable[[str], LogWatch]
+) -> None:
+    # Mosquitto started as root reads its ACL as the `mosquitto` user: not from tmp_path (0700).
+    acl_dir = Path(tempfile.mkdtemp(prefix="michimori-acl-"))
+    acl_dir.chmod(0o755)
+    acl = acl_dir / "acl"
+    deny = f"topic deny {topic(unique_id, 'pole-1', Kind.TELEMETRY)}\n"
+    acl.write_text("topic readwrite #\n" + deny)
+    acl.chmod(0o644)
+    m = Mosquitto(tmp_path / "mq")
+    settings = dataclasses.replace(m.settings, acl_file=acl)
+    (tmp_path / "mq" / "mosquitto.conf").write_text(settings.render())
+    m.start()
+    refused = watch("broker refused")
+    try:
+        with ConfirmResponder(m.endpoint.host, m.endpoint.port) as r:
+            agent = Agent(
+                config(tmp_path, unique_id, m.endpoint.port),
+                {"tilt": tilt_after(10**9)},
+                sensor_errors=(OSError,),
+            )
+            dev = r.device(unique_id, "pole-1")
+            with running(agent):
+                assert refused.hit.wait(20)
+                assert "Not authorized" in refused.messages[0]
+                assert "kept on disk" in refused.messages[0]
+                # events still flow on their own topic; the status shows the kept samples
+                assert r.wait_for(lambda: any(s.queue_depth > 0 for s in dev.statuses), 10)
+                assert dev.samples == 0
+                acl.write_text("topic readwrite #\n")
+                assert m.pid is not None
+                os.kill(m.pid, signal.SIGHUP)  # mosquitto reloads its ACL
+                assert r.wait_for(lambda: dev.samples > 50, 20)
+            assert agent.stats().unconfirmed == 0
+            assert dev.unique == set(range(agent.stats().last_seq + 1))
+    finally:
+        m.stop()
+        shutil.rmtree(acl_dir)
+
+
+def test_disk_quota_drops_the_oldest_telemetry_never_events(
+    broker: Mosquitto,
+    responder: ConfirmResponder,
+    gate: TcpGate,
+    unique_id: str,
+    tmp_path: Path,
+    watch: Callable[[str], LogWatch],
+) -> None:
+    quota = watch("disk quota")
+    big = FakeSensor(
+        "tilt", lambda n: {"tilt_x_deg": 3.0 * (n % 2), "tilt_y_deg": 0.0, "note": "x" * 200}
+    )
+    agent = Agent(
+        config(tmp_path, unique_id, gate.port, interval_s=0.002, max_bytes=64 * 1024),
+        {"tilt": big},
+        sensor_errors=(OSError,),
+    )
+    dev = responder.device(unique_id, "pole-1")
+    with running(agent):
+        assert quota.hit.wait(30)
+        gate.open()
+        assert responder.wait_for(lambda: any(s.dropped_total > 0 for s in dev.statuses), 20)
+    stats = agent.stats()
+    assert stats.unconfirmed == 0 and stats.dropped > 0
+    missing = set(range(stats.last_seq + 1)) - dev.unique
+    assert len(missing) == stats.dropped
+    event_seqs = {e.seq for e in dev.events}
+    # every alert (one per tilt reading that crossed back and forth) arrived
+    assert len([e for e in dev.events if e.kind == "pole_tilt"]) > 10
+    assert not (missing & event_seqs)
+    # the first drops (while the link was down) took the oldest samples
+    assert min(missing) == min(set(range(stats.last_seq + 1)) - event_seqs)
+
+
+EDGE_TOML = """
+[device]
+id = "pole-1"
+site = "{site}"
+encoding = "msgpack"
+
+[mqtt]
+port = {port}
+reconnect_min_s = 0.05
+reconnect_max_s = 0.5
+
+[queue]
+path = "queue.db"
+linger_s = 0.05
+confirm_timeout_s = 2
+
+[status]
+interval_s = 1
+
+[agent]
+drain_timeout_s = 15
+
+[hardware]
+kind = "emulated"
+seed = 3
+
+[sensors.tilt]
+interval_s = 0.05
+[sensors.environment]
+interval_s = 0.1
+[sensors.link]
+interval_s = 0.5
+
+[alerts]
+tilt_deg_max = 5.0
+"""
+
+
+def start_agent(cfg_path: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    """``python -m edge run`` as systemd would run it; its log goes to ``log_path``."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "edge", "run", "--config", str(cfg_path)],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def stop_agent(proc: subprocess.Popen[bytes], log_path: Path) -> str:
+    """SIGTERM, wait for the drain, return the log; the exit code must be 0."""
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(30)
+    log = log_path.read_text()
+    assert proc.returncode == 0, log
+    return log
+
+
+def statuses(probe: Probe, site: str) -> list[Status]:
+    out = []
+    for m in probe.messages:
+        msg = decode(Kind.STATUS, m.payload, content_type=m.content_type)
+        assert isinstance(msg, Status) and msg.site == site
+        out.append(msg)
+    return out
+
+
+def test_sigterm_drains_the_queue_and_leaves_a_retained_offline_status(
+    broker: Mosquitto, responder: ConfirmResponder, unique_id: str, tmp_path: Path
+) -> None:
+    cfg_path = tmp_path / "edge.toml"
+    cfg_path.write_text(EDGE_TOML.format(site=unique_id, port=broker.endpoint.port))
+    dev = responder.device(unique_id, "pole-1")
+    log_path = tmp_path / "agent.log"
+    proc = start_agent(cfg_path, log_path)
+    try:
+        assert responder.wait_for(lambda: dev.samples >= 40, 30), log_path.read_text()
+        log = stop_agent(proc, log_path)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert "SIGTERM: stopping sampling" in log and "every sample was confirmed" in log
+    with DiskQueue(tmp_path / "queue.db", max_bytes=1 << 20) as q:
+        assert q.depth == 0
+        last_seq = q.last_seq
+    assert dev.unique == set(range(last_seq + 1))
+    assert {"environment", "tilt", "link"} <= set(dev.telemetry_ts)
+    # a newcomer gets the retained status: offline, nothing queued
+    probe = Probe(broker, f"late-{unique_id}")
+    probe.subscribe(topic(unique_id, "pole-1", Kind.STATUS))
+    probe.wait_for(lambda m: len(m) == 1)
+    (st,) = statuses(probe, unique_id)
+    assert st.state == "offline" and st.queue_depth == 0 and probe.messages[0].retain
+    probe.close()
+
+
+def test_sigkill_publishes_the_will_and_a_restart_continues_the_sequence(
+    broker: Mosquitto, responder: ConfirmResponder, unique_id: str, tmp_path: Path
+) -> None:
+    cfg_path = tmp_path / "edge.toml"
+    cfg_path.write_text(EDGE_TOML.format(site=unique_id, port=broker.endpoint.port))
+    dev = responder.device(unique_id, "pole-1")
+    log_path = tmp_path / "agent.log"
+    proc = start_agent(cfg_path, log_path)
+    try:
+        assert responder.wait_for(lambda: dev.samples >= 20, 30), log_path.read_text()
+        proc.kill()  # no chance to say goodbye: the broker sends the will
+        proc.wait(10)
+        assert responder.wait_for(lambda: dev.statuses[-1].state == "offline", 10)
+        before = max(dev.unique)
+        proc = start_agent(cfg_path, log_path)
+        assert responder.wait_for(lambda: max(dev.unique) > before + 20, 30)
+        stop_agent(proc, log_path)
+    finally:
+        proc.kill()
+        proc.wait()
+    with DiskQueue(tmp_path / "queue.db", max_bytes=1 << 20) as q:
+        assert q.depth == 0
+        last_seq = q.last_seq
+    # across the kill nothing was lost and no seq was handed out twice for different samples
+    assert dev.unique == set(range(last_seq + 1))
+    starts = [e for e in dev.events if e.kind == "agent_start"]
+    assert len(starts) == 2 and starts[1].seq > before
