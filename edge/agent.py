@@ -9,26 +9,20 @@ from __future__ import annotations
 
 import logging
 import queue
-import random
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-import msgspec
-
 from michimori import __version__
 from michimori.wire import (
-    MAX_PAYLOAD_BYTES,
     Confirm,
     Event,
-    Events,
     Kind,
     PayloadError,
     Sample,
     Status,
-    Telemetry,
     TopicParts,
     decode,
     encode,
@@ -49,23 +43,17 @@ from .link import (
     LinkSettings,
     MqttLink,
     PubAck,
-    backoff_delay_s,
 )
-from .queue import DiskQueue, Lane, Row
+from .publisher import BODY_ENCODER, PublishWindow
+from .queue import DiskQueue, Lane
 from .sampler import Reading, Sampler, SensorLike, safe_text
 
 __all__ = ["Agent", "AgentStats", "SystemClock", "WallClock", "link_settings"]
 
 log = logging.getLogger(__name__)
 
-_BODY_ENC: Final = msgspec.msgpack.Encoder()
-_SAMPLE_DEC: Final = msgspec.msgpack.Decoder(Sample)
-_EVENT_DEC: Final = msgspec.msgpack.Decoder(Event)
-# How often overdue confirms are looked for; a cheap indexed UPDATE.
+# How often overdue confirms are looked for: a cheap indexed UPDATE.
 _EXPIRY_CHECK_S: Final = 1.0
-# A lane whose publishes the broker refuses (ACL, quota) pauses this long, doubling to the max.
-_REFUSED_MIN_S: Final = 1.0
-_REFUSED_MAX_S: Final = 300.0
 
 
 class WallClock(Protocol):
@@ -155,16 +143,17 @@ class Agent:
         self._sampler: Sampler | None = None
         self._guard: ClockGuard | None = None
         self._link: Link | None = None
-        # connection state
-        self._epoch: int | None = None
-        self._window = cfg.queue.max_inflight_messages
-        self._inflight: dict[int, tuple[Lane, list[int]]] = {}
-        self._status_mids: set[int] = set()
+        self._window = PublishWindow(
+            site=self._site,
+            device=self._device,
+            encoding=self._enc,
+            topics=self._topics,
+            batch_max=cfg.queue.batch_max_samples,
+            max_inflight=cfg.queue.max_inflight_messages,
+            linger_s=cfg.queue.linger_s,
+            seed=cfg.hardware.seed,
+        )
         self._acks: list[tuple[int, int, int]] = []
-        self._lane_blocked_until = {Lane.EVENT: 0.0, Lane.BULK: 0.0}
-        self._lane_refusals = {Lane.EVENT: 0, Lane.BULK: 0}
-        self._bulk_due: float | None = None
-        self._bulk_fresh = 0
         self._sampling = True
         self._next_status_s = 0.0
         self._next_expiry_s = 0.0
@@ -175,7 +164,6 @@ class Agent:
         self._quota_logged_s = -1e9
         self._closed = False
         self._hurry = False
-        self._rng = random.Random(cfg.hardware.seed)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -197,7 +185,7 @@ class Agent:
             error_types=self._sensor_errors,
         )
         if q.depth:
-            self._bulk_due = now  # left over from the last run: send at once
+            self._window.resend_now(now)  # left over from the last run: send at once
         log.info(
             "edge agent %s for %s/%s starting: queue %s holds %d samples (%d dropped so far), "
             "next seq %d",
@@ -280,7 +268,7 @@ class Agent:
 
     @property
     def connected(self) -> bool:
-        return self._epoch is not None
+        return self._window.epoch is not None
 
     def stats(self) -> AgentStats:
         q = self.queue
@@ -318,7 +306,7 @@ class Agent:
             )
             if n:
                 log.info("%d samples had no confirm from the ingest in time; re-sending", n)
-                self._bulk_due = now_s
+                self._window.resend_now(now_s)
         self._enforce_quota(now_s)
         # New rows reach the disk before they are published: a seq the broker has seen must
         # never be handed out again after a crash.
@@ -329,25 +317,21 @@ class Agent:
             assert self._link is not None
             self._link.ack(epoch, mid, qos)
         self._acks.clear()
-        if self._epoch is not None:
-            self._publish(now_s)
-            if now_s >= self._next_status_s:
-                self._publish_status(now_s)
+        assert self._link is not None
+        self._window.fill(now_s, q, self._link, linger=self._sampling)
+        if self._window.epoch is not None and now_s >= self._next_status_s:
+            self._publish_status(now_s)
         q.commit()
         return self._next_wake(now_s)
 
     def _next_wake(self, now_s: float) -> float:
-        t = self._next_expiry_s
+        t: float = self._next_expiry_s
         if self._sampling:
             assert self._sampler is not None
             t = min(t, self._sampler.next_s())
-        if self._epoch is not None:
+        if self._window.epoch is not None:
             t = min(t, self._next_status_s)
-            if self._bulk_due is not None:
-                t = min(t, max(self._bulk_due, self._lane_blocked_until[Lane.BULK]))
-            if self._lane_blocked_until[Lane.EVENT] > now_s:
-                t = min(t, self._lane_blocked_until[Lane.EVENT])
-        return t
+        return min(t, self._window.next_s(now_s))
 
     # -- queueing ----------------------------------------------------------------------------
 
@@ -362,11 +346,9 @@ class Agent:
         q = self.queue
         ts = self._stamp()
         seq = q.next_seq()
-        q.append(seq, Lane.BULK, _BODY_ENC.encode(Sample(seq, ts, r.sensor, r.fields)))
+        q.append(seq, Lane.BULK, BODY_ENCODER.encode(Sample(seq, ts, r.sensor, r.fields)))
         self._generated += 1
-        self._bulk_fresh += 1
-        if self._bulk_due is None:
-            self._bulk_due = now_s + self.cfg.queue.linger_s
+        self._window.bulk_appended(now_s)
         if r.sensor == "link":
             rsrp = r.fields.get("rsrp_dbm")
             if isinstance(rsrp, int | float) and not isinstance(rsrp, bool):
@@ -378,7 +360,7 @@ class Agent:
         seq = q.next_seq()
         fields: dict[str, FieldValue] = dict(draft.fields)
         ev = Event(seq, ts, draft.kind, draft.severity, safe_text(draft.message), fields)
-        q.append(seq, Lane.EVENT, _BODY_ENC.encode(ev))
+        q.append(seq, Lane.EVENT, BODY_ENCODER.encode(ev))
         self._generated += 1
         if draft.severity in ("alert", "critical"):
             log.warning("%s: %s", draft.kind, draft.message)
@@ -414,54 +396,7 @@ class Agent:
                 self.queue.dropped_total,
             )
 
-    # -- publishing --------------------------------------------------------------------------
-
-    def _publish(self, now_s: float) -> None:
-        q = self.queue
-        batch = self.cfg.queue.batch_max_samples
-        for lane in (Lane.EVENT, Lane.BULK):
-            while len(self._inflight) < self._window:
-                if now_s < self._lane_blocked_until[lane]:
-                    break
-                if lane is Lane.BULK:
-                    if self._bulk_due is None:
-                        break
-                    linger = now_s < self._bulk_due and self._bulk_fresh < batch
-                    if linger and self._sampling:
-                        break
-                rows = q.take(lane, batch)
-                if lane is Lane.BULK and len(rows) < batch:
-                    self._bulk_due = None
-                    self._bulk_fresh = 0
-                if not rows:
-                    break
-                if not self._send(lane, rows):
-                    if lane is Lane.BULK:
-                        self._bulk_due = now_s
-                    return
-
-    def _send(self, lane: Lane, rows: list[Row]) -> bool:
-        payload = self._encode(lane, rows)
-        while len(payload) > MAX_PAYLOAD_BYTES and len(rows) > 1:
-            rows = rows[: len(rows) // 2]
-            payload = self._encode(lane, rows)
-        assert self._link is not None and self._epoch is not None
-        mid = self._link.publish(
-            self._epoch, self._topics[lane], payload, content_type=self._enc.content_type
-        )
-        if mid is None:
-            return False
-        seqs = [r.seq for r in rows]
-        self.queue.mark_inflight(seqs)
-        self._inflight[mid] = (lane, seqs)
-        return True
-
-    def _encode(self, lane: Lane, rows: list[Row]) -> bytes:
-        if lane is Lane.BULK:
-            samples = [_SAMPLE_DEC.decode(r.body) for r in rows]
-            return encode(Telemetry(1, self._site, self._device, samples), self._enc)
-        events = [_EVENT_DEC.decode(r.body) for r in rows]
-        return encode(Events(1, self._site, self._device, events), self._enc)
+    # -- status ---------------------------------------------------------------------------
 
     def _status_message(self, state: str) -> tuple[str, bytes, str]:
         q = self._queue
@@ -483,12 +418,12 @@ class Agent:
         return self._status_message("offline")
 
     def _publish_status(self, now_s: float) -> None:
-        assert self._link is not None and self._epoch is not None
+        assert self._link is not None and self._window.epoch is not None
         self._next_status_s = now_s + self.cfg.agent.status_interval_s
         t, payload, ctype = self._status_message("online")
-        mid = self._link.publish(self._epoch, t, payload, content_type=ctype, retain=True)
+        mid = self._link.publish(self._window.epoch, t, payload, content_type=ctype, retain=True)
         if mid is not None:
-            self._status_mids.add(mid)
+            self._window.status_sent(mid)
         n = self._confirmed - self._confirmed_logged
         self._confirmed_logged = self._confirmed
         log.info(
@@ -508,18 +443,13 @@ class Agent:
 
     def _handle(self, ev: LinkEvent, now_s: float) -> None:
         if isinstance(ev, PubAck):
-            self._on_puback(ev, now_s)
+            self._window.puback(ev, now_s, self.queue)
         elif isinstance(ev, Incoming):
             self._on_incoming(ev)
         elif isinstance(ev, Connected):
-            self._epoch = ev.epoch
-            self._inflight.clear()
-            self._status_mids.clear()
-            # Keep one slot of the broker's Receive Maximum for the status message.
-            self._window = max(1, min(self.cfg.queue.max_inflight_messages, ev.receive_maximum - 1))
+            self._window.connected(ev.epoch, ev.receive_maximum, now_s)
+            # Don't trust session_present: a broker that was killed may have lost anything.
             n = self.queue.requeue_unconfirmed()
-            self._bulk_due = now_s
-            self._lane_blocked_until = {Lane.EVENT: 0.0, Lane.BULK: 0.0}
             self._next_status_s = now_s  # retained online status right away
             log.info(
                 "publishing: %d samples queued, %d of them re-sent because the broker may have "
@@ -529,44 +459,8 @@ class Agent:
             )
         elif isinstance(ev, LinkFailed):
             raise EdgeError(f"the broker link failed: {ev.error}")
-        elif isinstance(ev, Disconnected) and ev.epoch == self._epoch:
-            self._epoch = None
-            self._inflight.clear()
-
-    def _on_puback(self, ev: PubAck, now_s: float) -> None:
-        if ev.epoch != self._epoch:
-            return
-        if ev.mid in self._status_mids:
-            self._status_mids.discard(ev.mid)
-            if not ev.ok:
-                log.error(
-                    "broker refused our status message: %s (0x%02x)", ev.reason, ev.reason_code
-                )
-            return
-        entry = self._inflight.pop(ev.mid, None)
-        if entry is None:
-            return
-        lane, seqs = entry
-        if ev.ok:
-            self.queue.mark_sent(seqs, now_s)
-            self._lane_refusals[lane] = 0
-            return
-        self.queue.mark_pending(seqs)
-        n = self._lane_refusals[lane]
-        self._lane_refusals[lane] = n + 1
-        delay = backoff_delay_s(n, min_s=_REFUSED_MIN_S, max_s=_REFUSED_MAX_S, rng=self._rng)
-        self._lane_blocked_until[lane] = now_s + delay
-        if lane is Lane.BULK:
-            self._bulk_due = now_s + delay
-        log.error(
-            "broker refused %d %s on %s: %s (0x%02x); kept on disk, retrying in %.0f s",
-            len(seqs),
-            "events" if lane is Lane.EVENT else "samples",
-            self._topics[lane],
-            ev.reason,
-            ev.reason_code,
-            delay,
-        )
+        elif isinstance(ev, Disconnected):
+            self._window.disconnected(ev.epoch)
 
     def _on_incoming(self, ev: Incoming) -> None:
         self._acks.append((ev.epoch, ev.mid, ev.qos))

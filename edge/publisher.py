@@ -147,7 +147,9 @@ class PublishWindow:
             rows = rows[: len(rows) // 2]
             payload = encode_rows(lane, rows, site=self._site, device=self._device, enc=self._enc)
         assert self.epoch is not None
-        mid = link.publish(self.epoch, self._topics[lane], payload, content_type=self._enc.content_type)
+        mid = link.publish(
+            self.epoch, self._topics[lane], payload, content_type=self._enc.content_type
+        )
         if mid is None:
             return False  # the connection is gone; a Disconnected event follows
         seqs = [r.seq for r in rows]
@@ -161,7 +163,9 @@ class PublishWindow:
         if ev.mid in self._status_mids:
             self._status_mids.discard(ev.mid)
             if not ev.ok:
-                log.error("broker refused our status message: %s (0x%02x)", ev.reason, ev.reason_code)
+                log.error(
+                    "broker refused our status message: %s (0x%02x)", ev.reason, ev.reason_code
+                )
             return
         entry = self._inflight.pop(ev.mid, None)
         if entry is None:
@@ -190,8 +194,8 @@ class PublishWindow:
 
     def next_s(self, now_s: float) -> float:
         """The earliest time ``fill`` may have something to do (inf: only an event will)."""
-        if self.epoch is None:
-            return float("inf")
+        if self.epoch is None or len(self._inflight) >= self._window:
+            return float("inf")  # a link event (connect, PUBACK) wakes the agent first
         t = float("inf")
         if self._bulk_due is not None:
             t = max(self._bulk_due, self._blocked_until[Lane.BULK])

@@ -73,14 +73,17 @@ def crack_network(
 
     # Base cracks usually start at an edge (the pole or a corner) and run across.
     start = np.array([s1 - 1e-3, rng.uniform(t0 + 0.2 * w, t1 - 0.2 * w)])
-    main = walk(start, math.pi + rng.normal(0, 0.4), size * (0.7 + 0.6 * severity))
+    # Angles: sin -> s (up the face), cos -> t (across); -pi/2 runs down from the top edge.
+    main = walk(start, -math.pi / 2 + rng.normal(0, 0.5), size * (0.7 + 0.6 * severity))
     lines.append(main)
     for _ in range(int(1 + 5 * severity)):
         if len(main) < 3:
             break
         origin = main[int(rng.integers(1, len(main) - 1))]
         side = 1 if rng.random() < 0.5 else -1
-        branch = walk(origin.copy(), math.pi + side * rng.uniform(0.5, 1.3), size * rng.uniform(0.2, 0.5))
+        branch = walk(
+            origin.copy(), -math.pi / 2 + side * rng.uniform(0.5, 1.3), size * rng.uniform(0.2, 0.5)
+        )
         if len(branch) > 1:
             lines.append(branch)
     return [ln for ln in lines if len(ln) > 1]

@@ -32,6 +32,7 @@ class Mosquitto(ServiceProcess):
         detach: bool = False,
         autosave_interval_s: int = 5,
     ) -> None:
+        state_dir = state_dir.resolve()
         state_dir.mkdir(parents=True, exist_ok=True)
         self.settings = MosquittoSettings(
             port=port or free_port(host),
@@ -60,6 +61,7 @@ class InfluxDB(ServiceProcess):
         host: str = "127.0.0.1",
         detach: bool = False,
     ) -> None:
+        state_dir = state_dir.resolve()
         state_dir.mkdir(parents=True, exist_ok=True)
         self.settings = InfluxSettings(
             http_port=port or free_port(host),
@@ -90,6 +92,7 @@ class VictoriaMetrics(ServiceProcess):
         host: str = "127.0.0.1",
         detach: bool = False,
     ) -> None:
+        state_dir = state_dir.resolve()
         state_dir.mkdir(parents=True, exist_ok=True)
         self.endpoint = Endpoint(host, port or free_port(host))
         super().__init__(

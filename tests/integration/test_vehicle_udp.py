@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,8 +36,9 @@ def server() -> Iterator[SimVehicleServer]:
 def connect_udpout(srv: SimVehicleServer) -> Any:
     host, port = srv.address
     conn = mavutil.mavlink_connection(f"udpout:{host}:{port}", source_system=255)
-    # A UDP vehicle answers whoever talks to it: say hello first.
-    conn.mav.heartbeat_send(m.MAV_TYPE_GCS, m.MAV_AUTOPILOT_INVALID, 0, 0, 0)
+    # A UDP vehicle answers whoever talks to it: say hello first. Not with a GCS HEARTBEAT:
+    # this client does not keep sending them, and a GCS that goes quiet trips the GCS failsafe.
+    conn.mav.request_data_stream_send(1, 1, m.MAV_DATA_STREAM_ALL, 4, 1)
     return conn
 
 
@@ -116,7 +116,6 @@ def test_tcp_listener_serves_a_client() -> None:
 
 def test_auto_mission_photos_reach_callback_and_camera_feedback() -> None:
     photos: list[PhotoTaken] = []
-    got_all = threading.Event()
 
     def on_photo(photo: PhotoTaken) -> None:
         photos.append(photo)
@@ -134,6 +133,8 @@ def test_auto_mission_photos_reach_callback_and_camera_feedback() -> None:
                 (frame, m.MAV_CMD_DO_SET_CAM_TRIGG_DIST, 8, 0, 0, 0),
                 (frame, m.MAV_CMD_NAV_WAYPOINT, 0, round((lat + 0.0005) * 1e7), round(lon * 1e7), 15),
                 (frame, m.MAV_CMD_NAV_RETURN_TO_LAUNCH, 0, 0, 0, 0),
+                # DO items run when the NAV item before them starts: camera off as RTL begins.
+                (frame, m.MAV_CMD_DO_SET_CAM_TRIGG_DIST, 0, 0, 0, 0),
             ]
             conn.mav.mission_count_send(1, 1, len(items))
             for _ in items:
@@ -149,15 +150,19 @@ def test_auto_mission_photos_reach_callback_and_camera_feedback() -> None:
             conn.arducopter_arm()
             conn.motors_armed_wait()
             conn.set_mode("AUTO")
-            feedback = [recv(conn, "CAMERA_FEEDBACK", timeout_s=30)]
-            assert srv.wait_for(lambda v: not v.armed and v.mode is Mode.AUTO, timeout_s=30)
-            while (fb := conn.recv_match(type="CAMERA_FEEDBACK", blocking=True, timeout=1)):
-                feedback.append(fb)
-            got_all.set()
+            # Keep reading while the mission flies: a UDP client that stops reading loses packets.
+            feedback = []
+            while True:
+                msg = recv(conn, ["CAMERA_FEEDBACK", "HEARTBEAT"], timeout_s=30)
+                if msg.get_type() == "CAMERA_FEEDBACK":
+                    feedback.append(msg)
+                elif not msg.base_mode & m.MAV_MODE_FLAG_SAFETY_ARMED:
+                    break
+            assert srv.vehicle.mode is Mode.AUTO and srv.vehicle.landed
         finally:
             conn.close()
-    # 0.0005 deg of latitude is 55.5 m: photos every 8 m along that leg.
-    assert 5 <= len(photos) <= 7
+    # 0.0005 deg of latitude is 55.5 m: photos every 8 m along that leg, the last at 48 m.
+    assert len(photos) == 6
     assert [f.img_idx for f in feedback] == [p.index for p in photos]
     assert all(p.alt_rel_m == pytest.approx(15, abs=1) for p in photos)
 
