@@ -116,7 +116,7 @@ class DiskQueue:
             self._next_seq = int(top) + 1
         # Whatever was in flight or sent before we stopped may never have reached the ingest.
         self._begin()
-        self._db.execute("UPDATE queue SET state = 0 WHERE state != 0")
+        self._db.execute("UPDATE queue SET state = 0 WHERE state IN (1, 2)")
         self.commit()
 
     @staticmethod
@@ -204,7 +204,7 @@ class DiskQueue:
             "SELECT seq, body FROM queue WHERE state = 0 AND lane = ? ORDER BY seq LIMIT ?",
             (lane, limit),
         )
-        return [Row(int(s), bytes(b)) for s, b in cur]
+        return [Row(s, b) for s, b in cur]
 
     def pending_at_least(self, lane: Lane, n: int) -> bool:
         cur = self._db.execute(
@@ -227,15 +227,17 @@ class DiskQueue:
         self, seqs: Sequence[int], assign: str, from_state: State, args: tuple[float, ...]
     ) -> None:
         self._begin()
+        # `+state` keeps SQLite on the seq (rowid) range: on the state index it would scan
+        # every pending row per update, which made a 100,000-row drain 5x slower.
         self._db.executemany(
-            f"UPDATE queue SET {assign} WHERE seq BETWEEN ? AND ? AND state = ?",
+            f"UPDATE queue SET {assign} WHERE seq BETWEEN ? AND ? AND +state = ?",
             ((*args, a, b, from_state) for a, b in seq_runs(seqs)),
         )
 
     def requeue_unconfirmed(self) -> int:
         """After a reconnect: the broker may have lost anything it had not delivered yet."""
         self._begin()
-        return self._db.execute("UPDATE queue SET state = 0 WHERE state != 0").rowcount
+        return self._db.execute("UPDATE queue SET state = 0 WHERE state IN (1, 2)").rowcount
 
     def requeue_expired(self, now_s: float, timeout_s: float, max_timeout_s: float) -> int:
         """SENT rows whose confirm is overdue go back to PENDING.

@@ -128,14 +128,18 @@ class PostProcessor:
                 np.clip(-n, 0, 255).astype(np.uint8),
             )
         yy, xx = np.mgrid[0:height_px, 0:width_px].astype(np.float32)
-        r2 = ((xx - width_px / 2) / (width_px / 2)) ** 2 + ((yy - height_px / 2) / (height_px / 2)) ** 2
+        r2 = ((xx - width_px / 2) / (width_px / 2)) ** 2 + (
+            (yy - height_px / 2) / (height_px / 2)
+        ) ** 2
         self._falloff = (r2 / 2.0).astype(np.float32)
         self._vig: dict[int, U8] = {}
 
     def apply(self, img: U8, c: Conditions, rng: np.random.Generator) -> U8:
         x = np.arange(256, dtype=np.float32) / 255.0
         luts = [
-            np.clip(255.0 * np.power(np.clip(x * c.exposure_gain * wb, 0, 1), 1.0 / c.gamma), 0, 255)
+            np.clip(
+                255.0 * np.power(np.clip(x * c.exposure_gain * wb, 0, 1), 1.0 / c.gamma), 0, 255
+            )
             for wb in c.white_balance_bgr
         ]
         lut = np.stack(luts, axis=-1).astype(np.uint8).reshape(1, 256, 3)
@@ -151,7 +155,7 @@ class PostProcessor:
         if c.optics_blur_sigma_px > 0.1:
             out = cv2.GaussianBlur(out, (0, 0), c.optics_blur_sigma_px)
         if c.motion_blur_px >= 1.0:
-            size = int(math.ceil(c.motion_blur_px)) | 1
+            size = math.ceil(c.motion_blur_px) | 1
             kernel = np.zeros((size, size), np.float32)
             a = math.radians(c.motion_blur_angle_deg)
             half = c.motion_blur_px / 2
@@ -167,4 +171,4 @@ class PostProcessor:
             ox, oy = (int(v) for v in rng.integers(0, 32, 2))
             out = cv2.add(out, pos[oy : oy + self.h, ox : ox + self.w])
             out = cv2.subtract(out, neg[oy : oy + self.h, ox : ox + self.w])
-        return out
+        return np.asarray(out, dtype=np.uint8)

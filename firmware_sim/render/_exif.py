@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import math
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import piexif
@@ -95,7 +95,7 @@ def jpeg_with_metadata(
     captured_at: datetime | None = None,
 ) -> bytes:
     """Add EXIF (GPS, time, camera) and DJI-style XMP attitude to encoded JPEG bytes."""
-    when = (captured_at or datetime.now(timezone.utc)).strftime("%Y:%m:%d %H:%M:%S")
+    when = (captured_at or datetime.now(UTC)).strftime("%Y:%m:%d %H:%M:%S")
     abs_alt = home_alt_m + pose.alt_m
     # 35 mm equivalent from the horizontal field of view (36 mm wide film).
     f35 = round(18.0 / math.tan(math.radians(intrinsics.hfov_deg) / 2))

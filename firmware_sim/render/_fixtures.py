@@ -4,6 +4,7 @@ rust overlays, crack networks on concrete, bent rails and plates, tilt."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import zlib
 from dataclasses import dataclass, field
@@ -89,7 +90,9 @@ def crack_network(
     return [ln for ln in lines if len(ln) > 1]
 
 
-def _box_face_point(face: str, half: tuple[float, float, float], centre: F64, s: F64, t: F64) -> F64:
+def _box_face_point(
+    face: str, half: tuple[float, float, float], centre: F64, s: F64, t: F64
+) -> F64:
     hx, hy, hz = half
     off = 0.003
     n = len(s)
@@ -126,7 +129,9 @@ def _add_base_cracks(
         b.cracks.append(Crack(faces[d.face], world_lines, width, gi))
 
 
-def _light_pole(b: MeshBuilder, f: Fixture, g: LightPoleGeometry, dmap: list[tuple[int, Defect]], concrete: int) -> None:
+def _light_pole(
+    b: MeshBuilder, f: Fixture, g: LightPoleGeometry, dmap: list[tuple[int, Defect]], concrete: int
+) -> None:
     colour, spec = PAINT_BGR.get(g.paint, PAINT_BGR["galvanised"])
     bh = g.base_height_m
     half = (g.base_width_m / 2, g.base_width_m / 2, bh / 2)
@@ -134,14 +139,25 @@ def _light_pole(b: MeshBuilder, f: Fixture, g: LightPoleGeometry, dmap: list[tup
     faces = b.add_box(centre, half, CONCRETE_BGR, texture=concrete, texture_px=CONCRETE_TEX_PX)
     _add_base_cracks(b, faces, centre, half, dmap, f.asset_id)
     pole = b.add_cylinder(
-        (0, 0, bh), (0, 0, g.pole_height_m), g.pole_base_diameter_m / 2,
-        g.pole_top_diameter_m / 2, 12, colour, spec=spec,
+        (0, 0, bh),
+        (0, 0, g.pole_height_m),
+        g.pole_base_diameter_m / 2,
+        g.pole_top_diameter_m / 2,
+        12,
+        colour,
+        spec=spec,
     )
     arm_z = g.pole_height_m - 0.35
     arm_end = (0.0, g.arm_length_m, arm_z + g.arm_rise_m)
     arm = b.add_cylinder((0, 0, arm_z), arm_end, 0.045, 0.04, 8, colour, spec=spec, ref=(0, 0, 1))
     lum_c = (0.0, g.arm_length_m + g.luminaire_length_m / 2 - 0.15, arm_end[2] - 0.03)
-    b.add_box(lum_c, (g.luminaire_width_m / 2, g.luminaire_length_m / 2, 0.07), (175, 178, 176), spec=0.3, faces=("front", "back", "left", "right", "top"))
+    b.add_box(
+        lum_c,
+        (g.luminaire_width_m / 2, g.luminaire_length_m / 2, 0.07),
+        (175, 178, 176),
+        spec=0.3,
+        faces=("front", "back", "left", "right", "top"),
+    )
     for gi, d in dmap:
         if d.type != "corrosion":
             continue
@@ -159,7 +175,14 @@ def _plate_uv(x: F64, z: F64, w: float, bottom: float, h: float, front: bool) ->
     return np.column_stack([u, v])
 
 
-def _sign(b: MeshBuilder, f: Fixture, g: SignGeometry, dmap: list[tuple[int, Defect]], bank: TextureBank, concrete: int) -> None:
+def _sign(
+    b: MeshBuilder,
+    f: Fixture,
+    g: SignGeometry,
+    dmap: list[tuple[int, Defect]],
+    bank: TextureBank,
+    concrete: int,
+) -> None:
     r = g.post_diameter_m / 2
     colour, spec = PAINT_BGR["galvanised"]
     z0 = g.base_height_m
@@ -174,7 +197,9 @@ def _sign(b: MeshBuilder, f: Fixture, g: SignGeometry, dmap: list[tuple[int, Def
     back_tex = bank.add(sign_texture(g.sign_type, g.plate_shape, back=True, rng=rng))
     w, h, bottom = g.plate_width_m, g.plate_height_m, g.plate_bottom_m
     y0 = r + 0.012
-    bend = next(((gi, d) for gi, d in dmap if d.type == "deformation" and d.member == "plate"), None)
+    bend = next(
+        ((gi, d) for gi, d in dmap if d.type == "deformation" and d.member == "plate"), None
+    )
     # Plate parts: (x_from, x_to, defect) flat part(s) then the bent part, folded about x_fold.
     parts: list[tuple[F64, F64, int]] = []  # (corners xyz (4,3), x of corners, defect)
     xs_flat = (-w / 2, w / 2)
@@ -187,10 +212,14 @@ def _sign(b: MeshBuilder, f: Fixture, g: SignGeometry, dmap: list[tuple[int, Def
         xo = x_fold + (outer - x_fold) * math.cos(theta)
         yo = y0 - abs(outer - x_fold) * math.sin(theta)
         xs_corners = np.array([x_fold, outer, outer, x_fold])
-        corners = np.array([[x_fold, y0, bottom], [xo, yo, bottom], [xo, yo, bottom + h], [x_fold, y0, bottom + h]])
+        corners = np.array(
+            [[x_fold, y0, bottom], [xo, yo, bottom], [xo, yo, bottom + h], [x_fold, y0, bottom + h]]
+        )
         parts.append((corners, xs_corners, gi))
     xa, xb = xs_flat
-    corners = np.array([[xa, y0, bottom], [xb, y0, bottom], [xb, y0, bottom + h], [xa, y0, bottom + h]])
+    corners = np.array(
+        [[xa, y0, bottom], [xb, y0, bottom], [xb, y0, bottom + h], [xa, y0, bottom + h]]
+    )
     parts.insert(0, (corners, np.array([xa, xb, xb, xa]), -1))
     plate_faces: list[tuple[int, int]] = []  # (front face, back face) of the flat part first
     for corners, xs, defect in parts:
@@ -198,10 +227,24 @@ def _sign(b: MeshBuilder, f: Fixture, g: SignGeometry, dmap: list[tuple[int, Def
         if n_front[1] < 0:
             n_front = -n_front
         zs = corners[:, 2]
-        fi = b.add_quad(corners, (200, 200, 200), normal_local=n_front, spec=0.25, texture=front_tex,
-                        uv=_plate_uv(xs, zs, w, bottom, h, True), defect=defect)
-        bi = b.add_quad(corners[::-1], (150, 150, 150), normal_local=-n_front, spec=0.2,
-                        texture=back_tex, uv=_plate_uv(xs[::-1], zs[::-1], w, bottom, h, False), defect=defect)
+        fi = b.add_quad(
+            corners,
+            (200, 200, 200),
+            normal_local=n_front,
+            spec=0.25,
+            texture=front_tex,
+            uv=_plate_uv(xs, zs, w, bottom, h, True),
+            defect=defect,
+        )
+        bi = b.add_quad(
+            corners[::-1],
+            (150, 150, 150),
+            normal_local=-n_front,
+            spec=0.2,
+            texture=back_tex,
+            uv=_plate_uv(xs[::-1], zs[::-1], w, bottom, h, False),
+            defect=defect,
+        )
         plate_faces.append((fi, bi))
         b.add_shadow_part(corners)
     for gi, d in dmap:
@@ -216,25 +259,26 @@ def _sign(b: MeshBuilder, f: Fixture, g: SignGeometry, dmap: list[tuple[int, Def
             front = d.face == "front"
             off = 0.003 if front else -0.003
             z_a, z_b = bottom + d.s0_m, bottom + d.s1_m
-            quad = np.array([[t0, y0 + off, z_a], [t1, y0 + off, z_a], [t1, y0 + off, z_b], [t0, y0 + off, z_b]])
+            quad = np.array(
+                [[t0, y0 + off, z_a], [t1, y0 + off, z_a], [t1, y0 + off, z_b], [t0, y0 + off, z_b]]
+            )
             fi, bi = plate_faces[0]
             normal = (0, 1, 0) if front else (0, -1, 0)
-            b.add_quad(quad, (0, 0, 0), normal_local=normal, kind=1, parent=fi if front else bi, defect=gi)
+            b.add_quad(
+                quad, (0, 0, 0), normal_local=normal, kind=1, parent=fi if front else bi, defect=gi
+            )
 
 
 W_BEAM_Z = (0.0, 0.05, 0.12, 0.175, 0.23, 0.30, 0.35)  # profile heights above the beam bottom
 W_BEAM_Y = (0.0, 0.055, 0.055, 0.0, 0.055, 0.055, 0.0)  # bulge towards the road (+y)
 
 
-def _guardrail(b: MeshBuilder, f: Fixture, g: GuardrailGeometry, dmap: list[tuple[int, Defect]]) -> None:
+def _guardrail(
+    b: MeshBuilder, f: Fixture, g: GuardrailGeometry, dmap: list[tuple[int, Defect]]
+) -> None:
     colour, spec = PAINT_BGR.get(g.paint, PAINT_BGR["white"])
     length = g.length_m
     bottom = g.beam_top_m - g.beam_height_m
-    posts = []
-    post_y = -0.035 - g.post_diameter_m / 2
-    for i in range(g.post_count):
-        x = g.post_x_m(i)
-        posts.append(b.add_cylinder((x, post_y, 0.0), (x, post_y, g.post_height_m), g.post_diameter_m / 2, g.post_diameter_m / 2, 8, colour, spec=spec))
     bends = [(gi, d) for gi, d in dmap if d.type == "deformation" and d.member == "rail"]
     cuts = set(np.round(np.arange(0.0, length + 1e-9, 1.0), 6).tolist()) | {length}
     for _, d in bends:
@@ -253,11 +297,35 @@ def _guardrail(b: MeshBuilder, f: Fixture, g: GuardrailGeometry, dmap: list[tupl
         dy = displacement(s)
         x = -length / 2 + s
         # A struck beam is pushed back and its upper edge twists further than its lower edge.
-        return np.array([[x, yy - dy * (0.7 + 0.6 * zz / 0.35), bottom + zz * (1 - 0.25 * dy)] for yy, zz in zip(W_BEAM_Y, W_BEAM_Z, strict=True)])
+        return np.array(
+            [
+                [x, yy - dy * (0.7 + 0.6 * zz / 0.35), bottom + zz * (1 - 0.25 * dy)]
+                for yy, zz in zip(W_BEAM_Y, W_BEAM_Z, strict=True)
+            ]
+        )
 
+    # Posts bend back with the rail they carry (fixed at the ground).
+    posts = []
+    post_y = -0.035 - g.post_diameter_m / 2
+    for i in range(g.post_count):
+        x = g.post_x_m(i)
+        d_here = displacement(x + length / 2)
+        # Keep the post behind the beam's (more displaced) top edge all the way up.
+        lean = (d_here * 1.3 + 0.05) * g.post_height_m / g.beam_top_m if d_here > 0 else 0.0
+        posts.append(
+            b.add_cylinder(
+                (x, post_y, 0.0),
+                (x, post_y - lean, g.post_height_m),
+                g.post_diameter_m / 2,
+                g.post_diameter_m / 2,
+                8,
+                colour,
+                spec=spec,
+            )
+        )
     strips: list[list[int]] = []
     prev = profile(s_cuts[0])
-    for sa, sb in zip(s_cuts[:-1], s_cuts[1:], strict=True):
+    for sa, sb in itertools.pairwise(s_cuts):
         cur = profile(sb)
         defect = next((gi for gi, d in bends if d.s0_m < (sa + sb) / 2 < d.s1_m), -1)
         row = []
@@ -266,7 +334,11 @@ def _guardrail(b: MeshBuilder, f: Fixture, g: GuardrailGeometry, dmap: list[tupl
             n = np.cross(quad[1] - quad[0], quad[3] - quad[0])
             if n[1] < 0:
                 n = -n
-            row.append(b.add_quad(quad, colour, normal_local=n, spec=spec, double_sided=True, defect=defect))
+            row.append(
+                b.add_quad(
+                    quad, colour, normal_local=n, spec=spec, double_sided=True, defect=defect
+                )
+            )
         strips.append(row)
         b.add_shadow_part(np.vstack([prev, cur]))
         prev = cur
@@ -281,10 +353,18 @@ def _guardrail(b: MeshBuilder, f: Fixture, g: GuardrailGeometry, dmap: list[tupl
             _rail_patch(b, strips, s_cuts, profile, d, gi, bottom)
 
 
-def _rail_patch(b: MeshBuilder, strips: list[list[int]], s_cuts: list[float], profile: object, d: Defect, gi: int, bottom: float) -> None:
+def _rail_patch(
+    b: MeshBuilder,
+    strips: list[list[int]],
+    s_cuts: list[float],
+    profile: object,
+    d: Defect,
+    gi: int,
+    bottom: float,
+) -> None:
     assert callable(profile)
     front = d.face != "back"
-    for si, (sa, sb) in enumerate(zip(s_cuts[:-1], s_cuts[1:], strict=True)):
+    for si, (sa, sb) in enumerate(itertools.pairwise(s_cuts)):
         a, c = max(sa, d.s0_m), min(sb, d.s1_m)
         if c <= a:
             continue
@@ -306,7 +386,9 @@ def _rail_patch(b: MeshBuilder, strips: list[list[int]], s_cuts: list[float], pr
                 n = -n
             if not front:
                 n = -n
-            b.add_quad(quad + n * 0.004, (0, 0, 0), normal_local=n, kind=1, parent=strips[si][k], defect=gi)
+            b.add_quad(
+                quad + n * 0.004, (0, 0, 0), normal_local=n, kind=1, parent=strips[si][k], defect=gi
+            )
 
 
 def build_fixture_mesh(

@@ -14,7 +14,12 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from firmware_sim.render._effects import DEFAULT_CONDITIONS, Conditions, PostProcessor, sample_conditions
+from firmware_sim.render._effects import (
+    DEFAULT_CONDITIONS,
+    Conditions,
+    PostProcessor,
+    sample_conditions,
+)
 from firmware_sim.render._exif import jpeg_with_metadata
 from firmware_sim.render._fixtures import CONCRETE_TEX_PX, TextureBank, build_fixture_mesh
 from firmware_sim.render._ground import build_layout, draw_shadows, render_ground
@@ -99,11 +104,20 @@ class FrameRenderer:
         self._tex_offset = (float(tex_rng.uniform(0, 100)), float(tex_rng.uniform(0, 100)))
         self._layout = build_layout(world)
         self._bank = TextureBank()
-        concrete = np.dstack([self._tex.concrete[:CONCRETE_TEX_PX, :CONCRETE_TEX_PX], np.full((CONCRETE_TEX_PX, CONCRETE_TEX_PX), 255, np.uint8)])
+        concrete = np.dstack(
+            [
+                self._tex.concrete[:CONCRETE_TEX_PX, :CONCRETE_TEX_PX],
+                np.full((CONCRETE_TEX_PX, CONCRETE_TEX_PX), 255, np.uint8),
+            ]
+        )
         concrete_id = self._bank.add(concrete)
-        self._defects: list[tuple[Fixture, Defect]] = [(f, d) for f in self.world.fixtures for d in f.defects]
+        self._defects: list[tuple[Fixture, Defect]] = [
+            (f, d) for f in self.world.fixtures for d in f.defects
+        ]
         index = {d.defect_id: i for i, (_, d) in enumerate(self._defects)}
-        self._meshes: list[Mesh] = [build_fixture_mesh(f, index, self._bank, concrete_id) for f in world.fixtures]
+        self._meshes: list[Mesh] = [
+            build_fixture_mesh(f, index, self._bank, concrete_id) for f in world.fixtures
+        ]
         counts = [m.face_count for m in self._meshes]
         self._id_base = np.cumsum([1, *counts]).astype(np.int64)  # face ids start at 1
         total = int(self._id_base[-1])
@@ -118,6 +132,14 @@ class FrameRenderer:
                 self._rust_base_lum[int(m.defect[i])] = float(m.colours[m.parent[i]].mean())
         self._scenery = build_scenery(world, world.seed * 31 + 5) if scenery else []
         self._post = PostProcessor(intrinsics.width_px, intrinsics.height_px, seed)
+        grain_rng = np.random.default_rng(world.seed + 3)
+        g = grain_rng.normal(0.0, 5.0, (intrinsics.height_px, intrinsics.width_px, 1)).astype(
+            np.float32
+        )
+        g = cv2.GaussianBlur(g, (0, 0), 0.8)[..., None] * 1.6
+        g = np.repeat(g, 3, axis=2)
+        self._grain_pos = np.clip(g, 0, 255).astype(np.uint8)
+        self._grain_neg = np.clip(-g, 0, 255).astype(np.uint8)
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -155,7 +177,8 @@ class FrameRenderer:
         sun = cond.sun_dir
         reach = 30.0 / max(math.tan(math.radians(max(cond.sun_elevation_deg, 5.0))), 0.2)
         shadow_meshes = [
-            m for m in (*self._meshes, *self._scenery, *cars)
+            m
+            for m in (*self._meshes, *self._scenery, *cars)
             if m.face_count and _sphere_in_frustum(cam, m.centre, m.radius_m + reach)
         ]
         parts = [p for m in shadow_meshes for p in m.shadow_parts]
@@ -168,20 +191,39 @@ class FrameRenderer:
         if meshes:
             stacked, _ = concat_meshes(meshes)
             ids = np.concatenate(
-                [np.arange(self._id_base[i], self._id_base[i] + self._meshes[i].face_count) for i in in_view]
+                [
+                    np.arange(self._id_base[i], self._id_base[i] + self._meshes[i].face_count)
+                    for i in in_view
+                ]
                 + [np.full(m.face_count, self._clutter_id) for m in (*scenery, *cars)]
             ).astype(np.int32)
-            res = draw_scene(img, idbuf, cam, stacked, ids, self._bank.images, light, self._clutter_id, self._clutter_id)
+            res = draw_scene(
+                img,
+                idbuf,
+                cam,
+                stacked,
+                ids,
+                self._bank.images,
+                light,
+                self._clutter_id,
+                self._clutter_id,
+            )
             rust = [
                 (gi, d.severity, self._rust_base_lum.get(gi, 150.0))
                 for gi, (_, d) in enumerate(self._defects)
                 if d.type == "corrosion"
             ]
             rust_pass(img, idbuf, self._face_defect, rust, res, self._tex, self._rng)
+            self._surface_grain(img, idbuf)
             for i in in_view:
                 lo = int(self._id_base[i])
                 fixture_views.append(
-                    FixtureInView(self.world.fixtures[i], lo, lo + self._meshes[i].face_count - 1, self._in_frame(cam, self._meshes[i]))
+                    FixtureInView(
+                        self.world.fixtures[i],
+                        lo,
+                        lo + self._meshes[i].face_count - 1,
+                        self._in_frame(cam, self._meshes[i]),
+                    )
                 )
             labels = compute_labels(idbuf, res, fixture_views, self._face_defect, self._defects)
         else:
@@ -197,6 +239,20 @@ class FrameRenderer:
             world_seed=self.world.seed,
         )
 
+    def _surface_grain(self, img: U8, idbuf: npt.NDArray[np.int32]) -> None:
+        """Fine grain on every drawn surface (paint texture, dirt): flat shading looks CG."""
+        mask = (idbuf > 0).astype(np.uint8)
+        rect = cv2.boundingRect(mask)
+        if rect[2] == 0:
+            return
+        x0, y0, w, h = rect
+        sl = (slice(y0, y0 + h), slice(x0, x0 + w))
+        m = mask[sl]
+        sub = img[sl]
+        # dst= keeps the unmasked pixels (without it OpenCV returns them as zeros).
+        cv2.add(sub, self._grain_pos[sl], dst=sub, mask=m)
+        cv2.subtract(sub, self._grain_neg[sl], dst=sub, mask=m)
+
     def _in_frame(self, cam: PinholeCamera, mesh: Mesh) -> float:
         """Share of the fixture's projected surface (front faces) whose centre is in the image."""
         solid = mesh.kind == 0
@@ -211,14 +267,14 @@ class FrameRenderer:
             return 0.0
         p = px[front]
         x, y = p[..., 0], p[..., 1]
-        area = 0.5 * np.abs(
-            np.sum(x * np.roll(y, -1, axis=1) - y * np.roll(x, -1, axis=1), axis=1)
-        )
+        area = 0.5 * np.abs(np.sum(x * np.roll(y, -1, axis=1) - y * np.roll(x, -1, axis=1), axis=1))
         centre = p.mean(axis=1)
         k = cam.intrinsics
         inside = (
-            (centre[:, 0] >= 0) & (centre[:, 0] < k.width_px)
-            & (centre[:, 1] >= 0) & (centre[:, 1] < k.height_px)
+            (centre[:, 0] >= 0)
+            & (centre[:, 0] < k.width_px)
+            & (centre[:, 1] >= 0)
+            & (centre[:, 1] < k.height_px)
         )
         total = float(area.sum())
         if total <= 0:
@@ -257,10 +313,14 @@ def write_frame(
     ok, buf = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
     if not ok:
         raise OSError(f"could not JPEG-encode frame {stem}")
-    data = jpeg_with_metadata(buf.tobytes(), frame.pose, frame.intrinsics, home_alt_m=home_alt_m, captured_at=captured_at)
+    data = jpeg_with_metadata(
+        buf.tobytes(), frame.pose, frame.intrinsics, home_alt_m=home_alt_m, captured_at=captured_at
+    )
     jpg = out_dir / f"{stem}.jpg"
     jpg.write_bytes(data)
-    (out_dir / f"{stem}.txt").write_text("".join(lb.yolo_line() + "\n" for lb in frame.labels), encoding="utf-8")
+    (out_dir / f"{stem}.txt").write_text(
+        "".join(lb.yolo_line() + "\n" for lb in frame.labels), encoding="utf-8"
+    )
     k = frame.intrinsics
     p = frame.pose
     sidecar = {
@@ -303,5 +363,7 @@ def write_frame(
         "conditions": frame.conditions.to_dict(),
         "jpeg_quality": jpeg_quality,
     }
-    (out_dir / f"{stem}.json").write_text(json.dumps(sidecar, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out_dir / f"{stem}.json").write_text(
+        json.dumps(sidecar, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     return jpg

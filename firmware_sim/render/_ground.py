@@ -4,6 +4,7 @@ markings, tone, cast shadows, sky and distance haze."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -100,8 +101,15 @@ def build_layout(world: World) -> GroundLayout:
     markings: list[tuple[int, F64]] = []
     # Long strips are cut into ~50 m pieces so per-frame culling and clipping stay cheap.
     step = 50.0
-    cuts = np.arange(s_lo, s_hi, step).tolist() + [s_hi]
-    for sa, sb in zip(cuts[:-1], cuts[1:], strict=True):
+    cuts = [*np.arange(s_lo, s_hi, step).tolist(), s_hi]
+    rng = np.random.default_rng(world.seed + 1009)
+    for sa, sb in itertools.pairwise(cuts):
+        # Behind the sidewalk: forecourts and car parks (asphalt, paving) or planted verge.
+        for sgn in (1.0, -1.0):
+            back = int(rng.choice([ASPHALT, PAVING, GRASS], p=[0.45, 0.2, 0.35]))
+            if back != GRASS:
+                band = _strip(pts, chain, sa, sb, sgn * walk_out, sgn * (walk_out + 25.0))
+                regions.append((back, band))
         for sgn in (1.0, -1.0):
             regions.append((PAVING, _strip(pts, chain, sa, sb, sgn * kerb_out, sgn * walk_out)))
         regions.append((ASPHALT, _strip(pts, chain, sa, sb, -half, half)))
@@ -131,7 +139,6 @@ def build_layout(world: World) -> GroundLayout:
                 )
             s += 10.0
     # Pedestrian crossings (zebra bars along the traffic direction) at a few seeded places.
-    rng = np.random.default_rng(world.seed + 1009)
     length = world.corridor.length_m
     for s in rng.uniform(0.1, 0.9, size=max(1, int(length // 400))) * length:
         d = -half + 0.5
@@ -154,7 +161,9 @@ def ground_homography(cam: PinholeCamera) -> F64:
     """3x3 H mapping ground (e, n, 1) to image (u, v, w)."""
     r = cam.rotation
     t = -r @ cam.position_enu
-    return np.asarray(cam.intrinsics.matrix @ np.column_stack([r[:, 0], r[:, 1], t]), dtype=np.float64)
+    return np.asarray(
+        cam.intrinsics.matrix @ np.column_stack([r[:, 0], r[:, 1], t]), dtype=np.float64
+    )
 
 
 def clip_project(cam: PinholeCamera, pts_enu: F64, near_m: float = NEAR_M) -> F64 | None:
@@ -213,9 +222,8 @@ def _warp(
     interpolation: int = cv2.INTER_LINEAR,
 ) -> U8:
     a = np.array([[m_per_px, 0.0, offset[0]], [0.0, -m_per_px, offset[1]], [0.0, 0.0, 1.0]])
-    return cv2.warpPerspective(
-        tex, hom @ a, size, flags=interpolation, borderMode=cv2.BORDER_WRAP
-    )
+    out = cv2.warpPerspective(tex, hom @ a, size, flags=interpolation, borderMode=cv2.BORDER_WRAP)
+    return np.asarray(out, dtype=np.uint8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +270,9 @@ def render_ground(
         gsd = cam.ground_sample_distance_m()
     except ValueError:
         gsd = 0.1
-    level = int(np.clip(math.floor(math.log2(max(gsd, 1e-4) / TILE_M_PER_PX)), 0, len(tex.levels) - 1))
+    level = int(
+        np.clip(math.floor(math.log2(max(gsd, 1e-4) / TILE_M_PER_PX)), 0, len(tex.levels) - 1)
+    )
     tiles = tex.levels[level]
     m_per_px = TILE_M_PER_PX * 2**level
     interp = cv2.INTER_NEAREST if gsd > 0.8 * m_per_px else cv2.INTER_LINEAR
@@ -277,7 +287,7 @@ def render_ground(
     off = look.texture_offset_m
     img = _warp(tiles.grass, hom, m_per_px, off, (w, h), interp)
     for material, src in ((PAVING, tiles.paving), (ASPHALT, tiles.asphalt), (KERB, tiles.concrete)):
-        mask = cv2.compare(matmap, material + 1, cv2.CMP_EQ)
+        mask = (matmap == material + 1).astype(np.uint8)
         rect = cv2.boundingRect(mask)
         if rect[2] == 0:
             continue
@@ -303,16 +313,17 @@ def render_ground(
         m = mmask[y0 : y0 + rh, x0 : x0 + rw]
         grey = cv2.cvtColor(sub, cv2.COLOR_BGR2GRAY).astype(np.int16)
         keep = (grey - 90) * 6 + wear_level
-        m = cv2.bitwise_and(m, (keep > 127).astype(np.uint8) * 255)
-        blended = cv2.add(
-            cv2.convertScaleAbs(sub, alpha=0.25), (colour[0] * 0.75, colour[1] * 0.75, colour[2] * 0.75, 0.0)
-        )
+        m = np.where(keep > 127, m, 0).astype(np.uint8)
+        paint = np.array([colour[0] * 0.75, colour[1] * 0.75, colour[2] * 0.75, 0.0])
+        blended = cv2.add(cv2.convertScaleAbs(sub, alpha=0.25), paint)
         cv2.copyTo(blended, m, sub)
 
     # Low-frequency tone, the ground's irradiance and distance haze, all as one per-pixel
     # gain and one additive haze term computed at 1/4 scale: two full-size uint8 operations.
     qw, qh = max(1, w // 4), max(1, h // 4)
-    tone = _warp(tex.tone, np.diag([0.25, 0.25, 1.0]) @ hom, TONE_M_PER_PX, off, (qw, qh), cv2.INTER_LINEAR)
+    tone = _warp(
+        tex.tone, np.diag([0.25, 0.25, 1.0]) @ hom, TONE_M_PER_PX, off, (qw, qh), cv2.INTER_LINEAR
+    )
     gx, gy = np.meshgrid(
         (np.arange(qw, dtype=np.float64) + 0.5) * (w / qw) - 0.5,
         (np.arange(qh, dtype=np.float64) + 0.5) * (h / qh) - 0.5,
@@ -325,9 +336,12 @@ def render_ground(
     gain = tone.astype(np.float32) / 128.0 * look.ground_gain * (1.0 - alpha)
     gain_u8 = np.clip(gain * 128.0, 0, 255).astype(np.uint8)
     haze_u8 = np.clip(alpha[..., None] * hor[None, None], 0, 255).astype(np.uint8)
-    gain3 = cv2.cvtColor(cv2.resize(gain_u8, (w, h), interpolation=cv2.INTER_LINEAR), cv2.COLOR_GRAY2BGR)
-    img = cv2.multiply(img, gain3, scale=1.0 / 128.0)
-    img = cv2.add(img, cv2.resize(haze_u8, (w, h), interpolation=cv2.INTER_LINEAR))
+    gain3 = cv2.cvtColor(
+        cv2.resize(gain_u8, (w, h), interpolation=cv2.INTER_LINEAR), cv2.COLOR_GRAY2BGR
+    )
+    # dst= writes in place and keeps the uint8 array type.
+    cv2.multiply(img, gain3, dst=img, scale=1.0 / 128.0)
+    cv2.add(img, cv2.resize(haze_u8, (w, h), interpolation=cv2.INTER_LINEAR), dst=img)
 
     sky_mask = np.zeros((h, w), np.uint8)
     horizon = _sky_polygon(cam)
@@ -336,7 +350,9 @@ def render_ground(
         elev = np.clip(dz, 0.0, 1.0) ** 0.6
         zen = np.array(look.sky_zenith_bgr, np.float32)
         sky_small = hor[None, None] * (1 - elev[..., None]) + zen[None, None] * elev[..., None]
-        sky = cv2.resize(np.clip(sky_small, 0, 255).astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR)
+        sky = cv2.resize(
+            np.clip(sky_small, 0, 255).astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR
+        )
         cv2.copyTo(sky, sky_mask, img)
     return img, sky_mask
 
@@ -349,7 +365,9 @@ def _sky_polygon(cam: PinholeCamera) -> F64 | None:
     a = r[0, 2] / k.fx_px
     b = r[1, 2] / k.fy_px
     c = r[2, 2] - a * k.cx_px - b * k.cy_px
-    corners = np.array([[-1.0, -1.0], [k.width_px, -1.0], [k.width_px, k.height_px], [-1.0, k.height_px]])
+    corners = np.array(
+        [[-1.0, -1.0], [k.width_px, -1.0], [k.width_px, k.height_px], [-1.0, k.height_px]]
+    )
     vals = corners @ np.array([a, b]) + c
     out = []
     for i in range(4):
@@ -386,9 +404,14 @@ def draw_shadows(
     ang = np.linspace(0, 2 * math.pi, 12, endpoint=False)
     for centre, radius in discs:
         ring = np.column_stack(
-            [centre[0] + radius * np.cos(ang), centre[1] + radius * np.sin(ang), np.full(12, centre[2])]
+            [
+                centre[0] + radius * np.cos(ang),
+                centre[1] + radius * np.sin(ang),
+                np.full(12, centre[2]),
+            ]
         )
-        shapes.append(np.vstack([ring + [0, 0, radius * 0.7], ring - [0, 0, radius * 0.7]]))
+        lift = np.array([0.0, 0.0, radius * 0.7])
+        shapes.append(np.vstack([ring + lift, ring - lift]))
     hulls: list[F64] = []
     for pts in shapes:
         g = pts[:, :2] - pts[:, 2:3] * shift
@@ -419,8 +442,10 @@ def draw_shadows(
             simple.append(_fixed(px[sl]))
         elif front[sl].any():
             _fill(mask, cam, hull)
-    if simple:
-        cv2.fillPoly(mask, simple, 255, lineType=cv2.LINE_8, shift=4)
+    # One call per polygon: a single fillPoly over many polygons fills overlaps even-odd,
+    # which punches holes where two shadows overlap.
+    for poly in simple:
+        cv2.fillPoly(mask, [poly], 255, lineType=cv2.LINE_8, shift=4)
     mask[sky_mask > 0] = 0
     rect = cv2.boundingRect(mask)
     if rect[2] == 0:

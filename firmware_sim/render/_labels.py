@@ -3,9 +3,10 @@ only), never from raw projected geometry, so occluded and off-image parts do not
 
 Rules (tuned so a human labeller would draw the same boxes):
 - A fixture is labelled when at least MIN_VISIBLE_FRACTION of the pixels it would cover in
-  this image without occluders are visible, at least MIN_IN_FRAME of its projected extent is
-  inside the image (not for guardrails: a run is often longer than the view), its visible box is >= MIN_FIXTURE_SIDE_PX on both sides and it has
-  >= MIN_FIXTURE_PIXELS visible pixels. The box bounds the visible pixels.
+  this image without occluders are visible, at least MIN_IN_FRAME of its projected surface
+  lies inside the image (not for guardrails: a run is often longer than the view), its
+  visible box is >= MIN_FIXTURE_SIDE_PX on both sides and it has >= MIN_FIXTURE_PIXELS
+  visible pixels. The box bounds the visible pixels.
 - A corrosion patch: its rust pixels (the irregular blotch, not the patch rectangle) that are
   visible; same fraction rule, >= MIN_DEFECT_PIXELS pixels, >= MIN_DEFECT_SIDE_PX per side.
 - A deformation: the visible pixels of the deformed faces (bent rail section, folded plate
@@ -68,7 +69,17 @@ class YoloLabel:
         return f"{self.class_id} {self.cx:.6f} {self.cy:.6f} {self.w:.6f} {self.h:.6f}"
 
 
-def _label(class_id: int, x: int, y: int, bw: int, bh: int, size: tuple[int, int], asset: str, defect: str | None, frac: float) -> YoloLabel:
+def _label(
+    class_id: int,
+    x: int,
+    y: int,
+    bw: int,
+    bh: int,
+    size: tuple[int, int],
+    asset: str,
+    defect: str | None,
+    frac: float,
+) -> YoloLabel:
     w, h = size
     return YoloLabel(
         class_id=class_id,
@@ -83,7 +94,9 @@ def _label(class_id: int, x: int, y: int, bw: int, bh: int, size: tuple[int, int
     )
 
 
-def _union_rect(polys: list[npt.NDArray[np.int32]], masks: list[tuple[int, int, U8]], w: int, h: int) -> tuple[int, int, int, int] | None:
+def _union_rect(
+    polys: list[npt.NDArray[np.int32]], masks: list[tuple[int, int, U8]], w: int, h: int
+) -> tuple[int, int, int, int] | None:
     xs0, ys0, xs1, ys1 = [], [], [], []
     for p in polys:
         q = p / 16.0
@@ -105,11 +118,17 @@ def _union_rect(polys: list[npt.NDArray[np.int32]], masks: list[tuple[int, int, 
     return x0, y0, x1, y1
 
 
-def _scratch_count(rect: tuple[int, int, int, int], polys: list[npt.NDArray[np.int32]], masks: list[tuple[int, int, U8]]) -> int:
+def _scratch_count(
+    rect: tuple[int, int, int, int],
+    polys: list[npt.NDArray[np.int32]],
+    masks: list[tuple[int, int, U8]],
+) -> int:
     x0, y0, x1, y1 = rect
     scratch = np.zeros((y1 - y0, x1 - x0), np.uint8)
     for p in polys:
-        cv2.fillPoly(scratch, [p - np.array([x0 * 16, y0 * 16], np.int32)], 255, lineType=cv2.LINE_8, shift=4)
+        cv2.fillPoly(
+            scratch, [p - np.array([x0 * 16, y0 * 16], np.int32)], 255, lineType=cv2.LINE_8, shift=4
+        )
     for mx, my, m in masks:
         sub = scratch[my - y0 : my - y0 + m.shape[0], mx - x0 : mx - x0 + m.shape[1]]
         sub[m[: sub.shape[0], : sub.shape[1]] > 0] = 255
@@ -152,7 +171,9 @@ def compute_labels(
         bx, by, bw, bh = cv2.boundingRect(vis)
         if frac < MIN_VISIBLE_FRACTION or min(bw, bh) < MIN_FIXTURE_SIDE_PX:
             continue
-        labels.append(_label(f.class_id, x0 + bx, y0 + by, bw, bh, size, f.asset_id, None, min(frac, 1.0)))
+        labels.append(
+            _label(f.class_id, x0 + bx, y0 + by, bw, bh, size, f.asset_id, None, min(frac, 1.0))
+        )
 
     # Defects: rust masks and deformed faces.
     face_ids_by_defect: dict[int, list[int]] = {}
@@ -187,7 +208,19 @@ def compute_labels(
         bx, by, bw, bh = cv2.boundingRect(vis)
         if min(bw, bh) < MIN_DEFECT_SIDE_PX:
             continue
-        labels.append(_label(defect.class_id, ox + bx, oy + by, bw, bh, size, fixture.asset_id, defect.defect_id, min(frac, 1.0)))
+        labels.append(
+            _label(
+                defect.class_id,
+                ox + bx,
+                oy + by,
+                bw,
+                bh,
+                size,
+                fixture.asset_id,
+                defect.defect_id,
+                min(frac, 1.0),
+            )
+        )
 
     for c in res.cracks:
         if c.alpha < CRACK_MIN_ALPHA:
@@ -207,5 +240,17 @@ def compute_labels(
         bx1, by1 = min(w, int(v[:, 0].max()) + 2), min(h, int(v[:, 1].max()) + 2)
         if min(bx1 - bx0, by1 - by0) < MIN_DEFECT_SIDE_PX:
             continue
-        labels.append(_label(CLASS_IDS["crack"], bx0, by0, bx1 - bx0, by1 - by0, size, fixture.asset_id, defect.defect_id, frac))
+        labels.append(
+            _label(
+                CLASS_IDS["crack"],
+                bx0,
+                by0,
+                bx1 - bx0,
+                by1 - by0,
+                size,
+                fixture.asset_id,
+                defect.defect_id,
+                frac,
+            )
+        )
     return labels

@@ -4,6 +4,7 @@ parent faces, crack polylines, textured faces and the parts that cast shadows.""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -155,7 +156,9 @@ class MeshBuilder:
         self._texture.extend(int(v) for v in mesh.texture)
         self._uv.extend(mesh.uv)
         self._defect.extend(int(v) for v in mesh.defect)
-        self.cracks.extend(Crack(c.face + off, c.polylines, c.width_m, c.defect) for c in mesh.cracks)
+        self.cracks.extend(
+            Crack(c.face + off, c.polylines, c.width_m, c.defect) for c in mesh.cracks
+        )
         self.shadow_parts.extend(mesh.shadow_parts)
         self.sprites.extend(mesh.sprites)
 
@@ -214,7 +217,9 @@ class MeshBuilder:
             top = [cyl.point(length, cyl.angle(k)) for k in range(sides)]
             for i in range(1, sides - 1, 2):
                 j = min(i + 2, sides - 1)
-                self.add_quad([top[0], top[i], top[i + 1], top[j]], colour, normal_local=a, spec=spec)
+                self.add_quad(
+                    [top[0], top[i], top[i + 1], top[j]], colour, normal_local=a, spec=spec
+                )
         return cyl
 
     def add_cylinder_patch(
@@ -228,12 +233,16 @@ class MeshBuilder:
         phi0, phi1 = t0 / r_mid, t1 / r_mid
         step = 2 * math.pi / cyl.sides
         seg_len = cyl.length / cyl.segments
-        s_cuts = sorted({s0, s1, *(seg_len * i for i in range(1, cyl.segments) if s0 < seg_len * i < s1)})
+        s_cuts = sorted(
+            {s0, s1, *(seg_len * i for i in range(1, cyl.segments) if s0 < seg_len * i < s1)}
+        )
         k_lo, k_hi = math.floor(phi0 / step), math.ceil(phi1 / step)
-        p_cuts = sorted({phi0, phi1, *(k * step for k in range(k_lo, k_hi + 1) if phi0 < k * step < phi1)})
-        for sa, sb in zip(s_cuts[:-1], s_cuts[1:], strict=True):
+        p_cuts = sorted(
+            {phi0, phi1, *(k * step for k in range(k_lo, k_hi + 1) if phi0 < k * step < phi1)}
+        )
+        for sa, sb in itertools.pairwise(s_cuts):
             seg = min(int((sa + sb) / 2 / seg_len), cyl.segments - 1)
-            for pa, pb in zip(p_cuts[:-1], p_cuts[1:], strict=True):
+            for pa, pb in itertools.pairwise(p_cuts):
                 k = math.floor((pa + pb) / 2 / step) % cyl.sides
                 parent = cyl.faces[seg][k]
                 mid = (k + 0.5) * step
@@ -248,7 +257,7 @@ class MeshBuilder:
 
     def add_box(
         self,
-        centre: Sequence[float],
+        centre: npt.ArrayLike,
         half: Sequence[float],
         colour: Sequence[float],
         *,
@@ -268,15 +277,27 @@ class MeshBuilder:
             "bottom": ([-hx, hy, -hz], [hx, hy, -hz], [hx, -hy, -hz], [-hx, -hy, -hz], [0, 0, -1]),
         }
         t = float(texture_px)
-        uv = [[0, t], [t, t], [t, 0], [0, 0]]
+        uv = np.array([[0, t], [t, t], [t, 0], [0, 0]], np.float32)
         out: dict[str, int] = {}
         for name in faces:
             *pts, n = corners[name]
             quad = [c + np.asarray(p, float) for p in pts]
             out[name] = self.add_quad(
-                quad, colour, normal_local=n, spec=spec, texture=texture, uv=uv if texture >= 0 else None
+                quad,
+                colour,
+                normal_local=n,
+                spec=spec,
+                texture=texture,
+                uv=uv if texture >= 0 else None,
             )
-        self.add_shadow_part([c + np.array([sx * hx, sy * hy, sz * hz]) for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)])
+        self.add_shadow_part(
+            [
+                c + np.array([sx * hx, sy * hy, sz * hz])
+                for sx in (-1, 1)
+                for sy in (-1, 1)
+                for sz in (-1, 1)
+            ]
+        )
         return out
 
     def build(self, defects_centre: F64 | None = None) -> Mesh:
@@ -351,7 +372,10 @@ def concat_meshes(meshes: Sequence[Mesh]) -> tuple[Mesh, I32]:
     """Stack meshes; returns the stacked mesh and each input's face offset."""
     offsets = np.cumsum([0, *[m.face_count for m in meshes]]).astype(np.int32)
     parent = np.concatenate(
-        [np.where(m.parent >= 0, m.parent + off, -1) for m, off in zip(meshes, offsets, strict=False)]
+        [
+            np.where(m.parent >= 0, m.parent + off, -1)
+            for m, off in zip(meshes, offsets, strict=False)
+        ]
     ).astype(np.int32)
     cracks = [
         Crack(c.face + int(off), c.polylines, c.width_m, c.defect)

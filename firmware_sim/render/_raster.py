@@ -83,7 +83,9 @@ def draw_scene(
     visible = (facing | mesh.double_sided) & (z.max(axis=1) > NEAR_M)
     all_front = z.min(axis=1) > NEAR_M
     zz = np.where(z > NEAR_M, z, 1.0)  # faces with points behind are clipped later
-    px = np.stack([k.fx_px * qc[..., 0] / zz + k.cx_px, k.fy_px * qc[..., 1] / zz + k.cy_px], axis=-1)
+    px = np.stack(
+        [k.fx_px * qc[..., 0] / zz + k.cx_px, k.fy_px * qc[..., 1] / zz + k.cy_px], axis=-1
+    )
     outside = all_front & (
         (px[..., 0].max(axis=1) < -1)
         | (px[..., 0].min(axis=1) > w)
@@ -134,8 +136,8 @@ def draw_scene(
     all_keys = np.concatenate(keys) if keys else np.zeros(0)
     order = np.argsort(-all_keys, kind="stable")
     cracks_by_face: dict[int, list[int]] = {}
-    for ci, c in enumerate(mesh.cracks):
-        cracks_by_face.setdefault(c.face, []).append(ci)
+    for ci, crack in enumerate(mesh.cracks):
+        cracks_by_face.setdefault(crack.face, []).append(ci)
 
     n_vis = len(face_idx)
     for o in order:
@@ -175,8 +177,14 @@ def draw_scene(
 
 
 def _draw_sprite(
-    img: U8, idbuf: I32, u: float, v: float, r: float, colour: tuple[float, float, float],
-    clutter_id: int, light: Lighting,
+    img: U8,
+    idbuf: I32,
+    u: float,
+    v: float,
+    r: float,
+    colour: tuple[float, float, float],
+    clutter_id: int,
+    light: Lighting,
 ) -> None:
     """A tree canopy: a disc with a leafy, ragged edge, lit from the sun's side."""
     h, w = idbuf.shape
@@ -202,16 +210,30 @@ def _draw_sprite(
 
 
 def _draw_textured(
-    img: U8, idbuf: I32, px: F64, uv: npt.NDArray[np.float32], tex: U8, shade: npt.NDArray[np.float32],
-    fid: int, res: DrawResult, record: bool,
+    img: U8,
+    idbuf: I32,
+    px: F64,
+    uv: npt.NDArray[np.float32],
+    tex: U8,
+    shade: npt.NDArray[np.float32],
+    fid: int,
+    res: DrawResult,
+    record: bool,
 ) -> None:
     h, w = idbuf.shape
-    x0, y0 = max(0, int(math.floor(px[:, 0].min()))), max(0, int(math.floor(px[:, 1].min())))
-    x1, y1 = min(w, int(math.ceil(px[:, 0].max())) + 1), min(h, int(math.ceil(px[:, 1].max())) + 1)
+    x0, y0 = max(0, math.floor(px[:, 0].min())), max(0, math.floor(px[:, 1].min()))
+    x1, y1 = min(w, math.ceil(px[:, 0].max()) + 1), min(h, math.ceil(px[:, 1].max()) + 1)
     if x1 <= x0 or y1 <= y0:
         return
     m = cv2.getPerspectiveTransform(uv.astype(np.float32), (px - [x0, y0]).astype(np.float32))
-    patch = cv2.warpPerspective(tex, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
+    patch = cv2.warpPerspective(
+        tex,
+        m,
+        (x1 - x0, y1 - y0),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(0, 0, 0, 0),
+    )
     mask = (patch[..., 3] > 127).astype(np.uint8)
     if not mask.any():
         return
@@ -222,7 +244,9 @@ def _draw_textured(
         res.masks[fid] = (x0, y0, mask)
 
 
-def _draw_crack(img: U8, cam: PinholeCamera, mesh: Mesh, ci: int, parent_id: int, res: DrawResult) -> None:
+def _draw_crack(
+    img: U8, cam: PinholeCamera, mesh: Mesh, ci: int, parent_id: int, res: DrawResult
+) -> None:
     crack = mesh.cracks[ci]
     h, w = img.shape[:2]
     k = cam.intrinsics
@@ -233,7 +257,9 @@ def _draw_crack(img: U8, cam: PinholeCamera, mesh: Mesh, ci: int, parent_id: int
         c = (line - cam.position_enu) @ cam.rotation.T
         if np.any(c[:, 2] <= NEAR_M):
             continue
-        p = np.column_stack([k.fx_px * c[:, 0] / c[:, 2] + k.cx_px, k.fy_px * c[:, 1] / c[:, 2] + k.cy_px])
+        p = np.column_stack(
+            [k.fx_px * c[:, 0] / c[:, 2] + k.cx_px, k.fy_px * c[:, 1] / c[:, 2] + k.cy_px]
+        )
         lines_px.append(p)
         all_pts.append(p)
         depth.append(float(c[:, 2].mean()))
@@ -299,10 +325,14 @@ def rust_pass(
         # Blob noise scaled to the patch (2-3 blobs across), speckle at ~1-2 px.
         cs = 110
         ox, oy = rng.integers(0, 256 - cs, 2)
-        blobs = cv2.resize(tex.rust[oy : oy + cs, ox : ox + cs], (rw, rh), interpolation=cv2.INTER_LINEAR)
+        blobs = cv2.resize(
+            tex.rust[oy : oy + cs, ox : ox + cs], (rw, rh), interpolation=cv2.INTER_LINEAR
+        )
         ds = int(np.clip(max(rw, rh) // 2, 4, 255))
         dx, dy = rng.integers(0, 256 - ds, 2) if ds < 256 else (0, 0)
-        detail = cv2.resize(tex.rust_detail[dy : dy + ds, dx : dx + ds], (rw, rh), interpolation=cv2.INTER_LINEAR)
+        detail = cv2.resize(
+            tex.rust_detail[dy : dy + ds, dx : dx + ds], (rw, rh), interpolation=cv2.INTER_LINEAR
+        )
         thr = 0.62 - 0.5 * severity
         alpha = np.clip((blobs + 0.25 * (detail - 0.5) - thr) * 7.0, 0.0, 1.0) * region
         if not (alpha > 0.5).any():

@@ -26,17 +26,16 @@ def sample_pose(world: World, rng: np.random.Generator, *, nadir_share: float = 
         e = p[0] - d[1] * offset
         n = p[1] + d[0] * offset
         alt = float(rng.uniform(8, 40))
-        heading = math.degrees(math.atan2(d[0], d[1])) + float(rng.choice([0.0, 90.0, 180.0, 270.0]))
+        heading = math.degrees(math.atan2(d[0], d[1])) + float(
+            rng.choice([0.0, 90.0, 180.0, 270.0])
+        )
         heading += float(rng.normal(0, 8))
         pitch = float(rng.uniform(-90, -75))
     else:
         weights = np.array([2.0 if f.defects else 1.0 for f in world.fixtures])
         f = world.fixtures[int(rng.choice(len(world.fixtures), p=weights / weights.sum()))]
         geom = f.geometry
-        top = float(
-            getattr(geom, "pole_height_m", 0.0)
-            or getattr(geom, "post_height_m", 0.0)
-        )
+        top = float(getattr(geom, "pole_height_m", 0.0) or getattr(geom, "post_height_m", 0.0))
         target_z = float(rng.uniform(0.0, max(top, 0.8)))
         # Inspection flights stay over the road reserve (carriageway and sidewalks), never
         # over the buildings behind: pick a spot there within ~30 m of the fixture.

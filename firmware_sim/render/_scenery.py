@@ -15,8 +15,23 @@ __all__ = ["build_scenery", "make_cars"]
 
 F64 = npt.NDArray[np.float64]
 
-FACADES = [(190, 200, 205), (150, 160, 170), (120, 135, 160), (205, 210, 215), (95, 105, 120), (160, 175, 190)]
-CAR_PAINTS = [(235, 235, 235), (25, 25, 25), (185, 185, 190), (40, 40, 170), (150, 80, 30), (120, 120, 125), (60, 140, 200)]
+FACADES = [
+    (190, 200, 205),
+    (150, 160, 170),
+    (120, 135, 160),
+    (205, 210, 215),
+    (95, 105, 120),
+    (160, 175, 190),
+]
+CAR_PAINTS = [
+    (235, 235, 235),
+    (25, 25, 25),
+    (185, 185, 190),
+    (40, 40, 170),
+    (150, 80, 30),
+    (120, 120, 125),
+    (60, 140, 200),
+]
 CHUNK_M = 60.0
 
 
@@ -34,19 +49,37 @@ def _clear_of_fixtures(world: World, pos: F64, radius: float) -> bool:
 def _tree(b: MeshBuilder, rng: np.random.Generator, pos: F64) -> None:
     trunk_h = float(rng.uniform(2.2, 3.5))
     radius = float(rng.uniform(1.6, 2.8))
-    b.add_cylinder((pos[0], pos[1], 0.0), (pos[0], pos[1], trunk_h + radius * 0.4), 0.13, 0.09, 6, (45, 62, 80), cap=False)
+    b.add_cylinder(
+        (pos[0], pos[1], 0.0),
+        (pos[0], pos[1], trunk_h + radius * 0.4),
+        0.13,
+        0.09,
+        6,
+        (45, 62, 80),
+        cap=False,
+    )
     greens = [(45, 105, 60), (40, 120, 80), (60, 120, 95), (35, 90, 55)]
     colour = greens[int(rng.integers(0, len(greens)))]
     centre = np.array([pos[0], pos[1], trunk_h + radius * 0.8])
     b.sprites.append(Sprite(centre, radius, (float(colour[0]), float(colour[1]), float(colour[2]))))
 
 
-def _building(b: MeshBuilder, rng: np.random.Generator, centre: F64, along: F64, width: float, depth: float, height: float) -> None:
+def _building(
+    b: MeshBuilder,
+    rng: np.random.Generator,
+    centre: F64,
+    along: F64,
+    width: float,
+    depth: float,
+    height: float,
+) -> None:
     heading = math.degrees(math.atan2(along[0], along[1])) + 90.0
     rot, trans = local_to_world(float(centre[0]), float(centre[1]), heading, 0.0, 0.0)
     lb = MeshBuilder(rot, trans)
     facade = FACADES[int(rng.integers(0, len(FACADES)))]
-    faces = lb.add_box((0.0, 0.0, height / 2), (width / 2, depth / 2, height / 2), facade, spec=0.05)
+    faces = lb.add_box(
+        (0.0, 0.0, height / 2), (width / 2, depth / 2, height / 2), facade, spec=0.05
+    )
     glass = (70, 62, 55) if rng.random() < 0.5 else (95, 85, 75)
     floors = max(1, int(height // 3.3))
     for name in ("front", "back", "left", "right"):
@@ -62,18 +95,40 @@ def _building(b: MeshBuilder, rng: np.random.Generator, centre: F64, along: F64,
                 t1 = -span / 2 + (c + 0.8) * span / cols
                 off = 0.02
                 if name == "front":
-                    quad = [(t0, depth / 2 + off, z0), (t1, depth / 2 + off, z0), (t1, depth / 2 + off, z1), (t0, depth / 2 + off, z1)]
+                    quad = [
+                        (t0, depth / 2 + off, z0),
+                        (t1, depth / 2 + off, z0),
+                        (t1, depth / 2 + off, z1),
+                        (t0, depth / 2 + off, z1),
+                    ]
                     n = (0, 1, 0)
                 elif name == "back":
-                    quad = [(t1, -depth / 2 - off, z0), (t0, -depth / 2 - off, z0), (t0, -depth / 2 - off, z1), (t1, -depth / 2 - off, z1)]
+                    quad = [
+                        (t1, -depth / 2 - off, z0),
+                        (t0, -depth / 2 - off, z0),
+                        (t0, -depth / 2 - off, z1),
+                        (t1, -depth / 2 - off, z1),
+                    ]
                     n = (0, -1, 0)
                 elif name == "right":
-                    quad = [(width / 2 + off, t1, z0), (width / 2 + off, t0, z0), (width / 2 + off, t0, z1), (width / 2 + off, t1, z1)]
+                    quad = [
+                        (width / 2 + off, t1, z0),
+                        (width / 2 + off, t0, z0),
+                        (width / 2 + off, t0, z1),
+                        (width / 2 + off, t1, z1),
+                    ]
                     n = (1, 0, 0)
                 else:
-                    quad = [(-width / 2 - off, t0, z0), (-width / 2 - off, t1, z0), (-width / 2 - off, t1, z1), (-width / 2 - off, t0, z1)]
+                    quad = [
+                        (-width / 2 - off, t0, z0),
+                        (-width / 2 - off, t1, z0),
+                        (-width / 2 - off, t1, z1),
+                        (-width / 2 - off, t0, z1),
+                    ]
                     n = (-1, 0, 0)
-                lb.add_quad(quad, glass, normal_local=n, spec=0.6, kind=COLOUR_OVERLAY, parent=faces[name])
+                lb.add_quad(
+                    quad, glass, normal_local=n, spec=0.6, kind=COLOUR_OVERLAY, parent=faces[name]
+                )
     b.extend(lb.build())
 
 
@@ -99,8 +154,14 @@ def build_scenery(world: World, seed: int) -> list[Mesh]:
                 width = float(rng.uniform(8, 22))
                 depth = float(rng.uniform(10, 18))
                 setback = float(rng.uniform(1.0, 6.0))
-                height = float(rng.choice([7.0, 10.0, 14.0, 20.0, 27.0], p=[0.25, 0.3, 0.2, 0.15, 0.1]))
-                centre, along, _ = _frame_at(world, s + width / 2, sgn * (walk_back + road.verge_width_m * 0 + setback + depth / 2))
+                height = float(
+                    rng.choice([7.0, 10.0, 14.0, 20.0, 27.0], p=[0.25, 0.3, 0.2, 0.15, 0.1])
+                )
+                centre, along, _ = _frame_at(
+                    world,
+                    s + width / 2,
+                    sgn * (walk_back + road.verge_width_m * 0 + setback + depth / 2),
+                )
                 if rng.random() < 0.85:
                     _building(b, rng, centre, along, width, depth, height)
                 s += width + float(rng.uniform(0.5, 4.0))
@@ -122,7 +183,9 @@ def make_cars(world: World, rng: np.random.Generator, near_s: float, count: int)
         pos, along, _ = _frame_at(world, s, offset)
         # Traffic keeps left: the left side (+offset) drives along the corridor direction.
         heading = math.degrees(math.atan2(along[0], along[1])) + (0.0 if side > 0 else 180.0)
-        rot, trans = local_to_world(float(pos[0]), float(pos[1]), heading + float(rng.normal(0, 2)), 0.0, 0.0)
+        rot, trans = local_to_world(
+            float(pos[0]), float(pos[1]), heading + float(rng.normal(0, 2)), 0.0, 0.0
+        )
         b = MeshBuilder(rot, trans)
         paint = CAR_PAINTS[int(rng.integers(0, len(CAR_PAINTS)))]
         length = float(rng.uniform(3.4, 4.8))
@@ -130,8 +193,20 @@ def make_cars(world: World, rng: np.random.Generator, near_s: float, count: int)
         b.add_box((0, 0, 0.55), (width / 2, length / 2, 0.33), paint, spec=0.8)
         cab_len = length * float(rng.uniform(0.45, 0.6))
         glass = (45, 42, 40)
-        faces = b.add_box((0, -0.1 * length, 1.12), (width / 2 - 0.08, cab_len / 2, 0.25), glass, spec=0.9, faces=("front", "back", "left", "right"))
+        faces = b.add_box(
+            (0, -0.1 * length, 1.12),
+            (width / 2 - 0.08, cab_len / 2, 0.25),
+            glass,
+            spec=0.9,
+            faces=("front", "back", "left", "right"),
+        )
         del faces
-        b.add_box((0, -0.1 * length, 1.375), (width / 2 - 0.1, cab_len / 2 - 0.1, 0.005), paint, spec=0.8, faces=("top",))
+        b.add_box(
+            (0, -0.1 * length, 1.375),
+            (width / 2 - 0.1, cab_len / 2 - 0.1, 0.005),
+            paint,
+            spec=0.8,
+            faces=("top",),
+        )
         cars.append(b.build())
     return cars

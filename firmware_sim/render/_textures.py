@@ -101,12 +101,16 @@ def make_ground_textures(rng: np.random.Generator) -> GroundTextures:
     row = yy // bh
     col = (xx + (row % 2) * (bw // 2)) // bw
     block_id = (row * 131 + col * 17) % 997
-    palette = np.array([[118, 122, 150], [100, 108, 138], [135, 140, 160], [95, 98, 112]], np.float32)
+    palette = np.array(
+        [[118, 122, 150], [100, 108, 138], [135, 140, 160], [95, 98, 112]], np.float32
+    )
     choice = rng.integers(0, len(palette), 997)
     blocks = palette[choice[block_id]]
     joint = ((yy % bh) == 0) | (((xx + (row % 2) * (bw // 2)) % bw) == 0)
     wear = fractal_noise(rng, n, octaves=4, base_cells=8)
-    blocks = blocks * (0.85 + 0.3 * wear[..., None]) + rng.normal(0, 5, (n, n, 1)).astype(np.float32)
+    blocks = blocks * (0.85 + 0.3 * wear[..., None]) + rng.normal(0, 5, (n, n, 1)).astype(
+        np.float32
+    )
     blocks[joint] *= 0.55
     paving = _to_u8(blocks)
 
@@ -139,7 +143,12 @@ def make_ground_textures(rng: np.random.Generator) -> GroundTextures:
         levels.append(
             TileSet(
                 *(
-                    cv2.resize(t, (t.shape[1] // 2, t.shape[0] // 2), interpolation=cv2.INTER_AREA)
+                    np.asarray(
+                        cv2.resize(
+                            t, (t.shape[1] // 2, t.shape[0] // 2), interpolation=cv2.INTER_AREA
+                        ),
+                        dtype=np.uint8,
+                    )
                     for t in (prev.asphalt, prev.paving, prev.grass, prev.concrete)
                 )
             )
@@ -183,7 +192,9 @@ def sign_texture(sign_type: str, shape: str, *, back: bool, rng: np.random.Gener
     elif sign_type == "speed_limit":
         img[:] = white
         cv2.circle(img, (c, c), c - 2, red, 12, cv2.LINE_AA)
-        cv2.putText(img, "40", (c - 34, c + 20), cv2.FONT_HERSHEY_SIMPLEX, 1.9, blue, 6, cv2.LINE_AA)
+        cv2.putText(
+            img, "40", (c - 34, c + 20), cv2.FONT_HERSHEY_SIMPLEX, 1.9, blue, 6, cv2.LINE_AA
+        )
     elif sign_type == "no_parking":
         img[:] = blue
         cv2.circle(img, (c, c), c - 2, red, 12, cv2.LINE_AA)
@@ -199,7 +210,9 @@ def sign_texture(sign_type: str, shape: str, *, back: bool, rng: np.random.Gener
         img[:] = yellow
         pts = np.array([[c, 6], [px - 7, c], [c, px - 7], [6, c]], np.int32)
         cv2.polylines(img, [pts], True, black, 5, cv2.LINE_AA)
-        cv2.fillPoly(img, [np.array([[c - 8, 36], [c + 8, 36], [c + 4, 90], [c - 4, 90]], np.int32)], black)
+        cv2.fillPoly(
+            img, [np.array([[c - 8, 36], [c + 8, 36], [c + 4, 90], [c - 4, 90]], np.int32)], black
+        )
     elif sign_type == "crossing":
         img[:] = blue
         cv2.rectangle(img, (5, 5), (px - 6, px - 6), white, 4)

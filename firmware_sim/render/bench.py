@@ -26,7 +26,9 @@ from pathlib import Path  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--frames", type=int, default=60, help="frames to time [default: 60]")
     p.add_argument("--size", default="1280x720", help="WIDTHxHEIGHT [default: 1280x720]")
     p.add_argument("--seed", type=int, default=0)

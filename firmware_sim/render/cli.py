@@ -98,7 +98,12 @@ def run(args: argparse.Namespace) -> int:
             except RenderError as exc:
                 log.warning("skipping frame %d: %s", i, exc)
                 continue
-            write_frame(frame, frames_dir, f"{world.name}_{args.seed}_{i:06d}", jpeg_quality=frame.conditions.jpeg_quality)
+            write_frame(
+                frame,
+                frames_dir,
+                f"{world.name}_{args.seed}_{i:06d}",
+                jpeg_quality=frame.conditions.jpeg_quality,
+            )
             labels += len(frame.labels)
     except OSError as exc:
         log.error("cannot write frames to %s: %s; check the path and free space", args.out, exc)

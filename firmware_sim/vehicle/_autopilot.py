@@ -39,6 +39,17 @@ from inspection.geo import LocalFrame, haversine_m
 __all__ = ["Autopilot"]
 
 
+# MAV_CMD numbers (common.xml) of the DO/CONDITION commands handled here; literal so that the
+# flight logic stays free of pymavlink.
+CMD_NAV_TAKEOFF = 22
+CMD_CONDITION_YAW = 115
+CMD_DO_CHANGE_SPEED = 178
+CMD_DO_DIGICAM_CONTROL = 203
+CMD_DO_MOUNT_CONTROL = 205
+CMD_DO_SET_CAM_TRIGG_DIST = 206
+CMD_DO_GIMBAL_MANAGER_PITCHYAW = 1000
+GIMBAL_MANAGER_FLAGS_YAW_LOCK = 16
+
 # ArduCopter stops a guided velocity command that is not refreshed within 3 s.
 GUIDED_VELOCITY_TIMEOUT_S = 3.0
 # Descent rate of a vehicle whose motors were stopped in the air (not a crash model).
@@ -78,6 +89,7 @@ class Autopilot:
         self.failsafe_ekf = False
         self.fence_breached = False
         self.last_gcs_heartbeat_s: float | None = None
+        self.link_down_since_s: float | None = None  # set while a link-loss fault is active
         self.position_lost_since_s: float | None = None
         self._landed_since_s: float | None = 0.0
         self._hold = (0.0, 0.0, 0.0)
@@ -215,7 +227,7 @@ class Autopilot:
             first = self.runner.first_nav()
             if first is None:
                 return Outcome(False, f"Mode change to {name} failed: no mission")
-            takeoff = first.command == 22  # MAV_CMD_NAV_TAKEOFF
+            takeoff = first.command == CMD_NAV_TAKEOFF
             if self.armed and self.airframe.landed and not takeoff:
                 self.status(SEV_WARNING, "Auto: Missing Takeoff Cmd")
                 return Outcome(False, f"Mode change to {name} failed: init failed")
@@ -312,32 +324,32 @@ class Autopilot:
 
     def do_command(self, command: int, p: tuple[float, ...]) -> Outcome | None:
         """Run a DO/CONDITION command; None when the command is not one of these."""
-        if command == 178:  # MAV_CMD_DO_CHANGE_SPEED: p2 = speed m/s, -1/0 = no change
+        if command == CMD_DO_CHANGE_SPEED:  # p2 = speed m/s, -1/0 = no change
             if math.isfinite(p[1]) and p[1] > 0 and int(p[0]) in (0, 1):
                 self._speed_override_mps = p[1]
             return OK
-        if command == 206:  # MAV_CMD_DO_SET_CAM_TRIGG_DIST: p1 metres, p3 = 1 shoot now
+        if command == CMD_DO_SET_CAM_TRIGG_DIST:  # p1 metres, p3 = 1 shoot now
             if not (math.isfinite(p[0]) and p[0] >= 0):
                 return Outcome(False, "Camera: trigger distance must be >= 0")
             self.params.set("CAM_TRIGG_DIST", p[0])
             if p[2] == 1:
                 self.trigger.request()
             return OK
-        if command == 203:  # MAV_CMD_DO_DIGICAM_CONTROL: p5 = 1 shoot
+        if command == CMD_DO_DIGICAM_CONTROL:  # p5 = 1 shoot
             if p[4] == 1:
                 self.trigger.request()
             return OK
-        if command == 205:  # MAV_CMD_DO_MOUNT_CONTROL: p1 pitch, p3 yaw (deg), p7 mount mode
+        if command == CMD_DO_MOUNT_CONTROL:  # p1 pitch, p3 yaw (deg), p7 mount mode
             if int(p[6]) in (0, 1):  # MAV_MOUNT_MODE_RETRACT / NEUTRAL
                 self.point_gimbal(0.0, 0.0)
             else:
                 self.point_gimbal(p[0], p[2])
             return OK
-        if command == 1000:  # MAV_CMD_DO_GIMBAL_MANAGER_PITCHYAW: p1 pitch, p2 yaw, p5 flags
+        if command == CMD_DO_GIMBAL_MANAGER_PITCHYAW:  # p1 pitch, p2 yaw, p5 flags
             flags = int(p[4]) if math.isfinite(p[4]) else 0
-            self.point_gimbal(p[0], p[1], yaw_lock=bool(flags & 16))
+            self.point_gimbal(p[0], p[1], yaw_lock=bool(flags & GIMBAL_MANAGER_FLAGS_YAW_LOCK))
             return OK
-        if command == 115:  # MAV_CMD_CONDITION_YAW: p1 angle, p2 rate, p3 dir, p4 relative
+        if command == CMD_CONDITION_YAW:  # p1 angle, p2 rate, p3 dir, p4 relative
             return self._condition_yaw(p[0], p[1], p[2], p[3])
         return None
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ class FrameWriter:
 
     def __init__(self, world: Any, frames_dir: Path, *, seed: int = 0) -> None:
         try:
-            from firmware_sim.render import FrameRenderer, write_frame
+            from firmware_sim.render import FrameRenderer, RenderError, write_frame
             from inspection.camera import DEFAULT_INTRINSICS
         except ImportError as exc:
             raise VehicleServerError(
@@ -48,6 +49,7 @@ class FrameWriter:
             raise VehicleServerError(f"cannot create frames folder {frames_dir}: {exc}") from exc
         self._renderer = FrameRenderer(world, DEFAULT_INTRINSICS, seed=seed)
         self._write_frame = write_frame
+        self._render_error: type[Exception] = RenderError
         self.frames_dir = frames_dir
         self.written = 0
         self.failed = 0
@@ -72,7 +74,17 @@ class FrameWriter:
             name = f"IMG_{photo.index:04d}"
             try:
                 frame = self._renderer.render(photo.to_camera_pose())
-                self._write_frame(frame, self.frames_dir, name)
+                self._write_frame(
+                    frame,
+                    self.frames_dir,
+                    name,
+                    captured_at=datetime.fromtimestamp(photo.time_unix_s, tz=UTC),
+                    home_alt_m=photo.alt_msl_m - photo.alt_rel_m,
+                )
+            except self._render_error as exc:
+                # A pose the renderer cannot draw (e.g. a photo taken on the ground).
+                logger.warning("no frame for photo %s: %s", name, exc)
+                self.failed += 1
             except Exception:
                 # One bad frame must not end the flight: log it with its traceback, count it,
                 # and report the count when the server closes.

@@ -286,7 +286,17 @@ class MissionRunner:
             self._state = _State.COMPLETE
 
     def guidance(self) -> Guidance:
-        """Guidance for this tick; also verifies (and advances past) the current NAV item."""
+        """Guidance for this tick; also verifies (and advances past) finished NAV items."""
+        # Several items can finish in the same tick (e.g. a takeoff already above its
+        # altitude); each pass advances at least one item, so the mission length bounds this.
+        for _ in range(len(self._items()) + 1):
+            g = self._guidance_or_advance()
+            if g is not None:
+                return g
+        return self._ap.goto_guidance(*self._target)
+
+    def _guidance_or_advance(self) -> Guidance | None:
+        """Guidance for the current item, or None after finishing it (and starting the next)."""
         ap, af = self._ap, self._ap.airframe
         item = self._item()
         if self._state is not _State.RUNNING or item is None:
@@ -301,7 +311,7 @@ class MissionRunner:
                 return Guidance(horizontal=Horizontal.DRIFT, target_u_m=0.0)
             if af.u_m >= u - ALT_TOLERANCE_M:
                 self._nav_done(item)
-                return self.guidance()
+                return None
             g = ap.goto_guidance(e, n, u)
             g.yaw_deg = None
             return g
@@ -312,7 +322,7 @@ class MissionRunner:
         hold_s = max(0.0, item.param1) if math.isfinite(item.param1) else 0.0
         if self._reached_at_s is not None and ap.time_s - self._reached_at_s >= hold_s:
             self._nav_done(item)
-            return self.guidance()
+            return None
         return ap.goto_guidance(e, n, u)
 
     def _nav_done(self, item: MissionItem) -> None:

@@ -56,8 +56,13 @@ def check_failsafes(ap: Autopilot) -> None:
 
     enable = int(p["FS_GCS_ENABLE"])
     last = ap.last_gcs_heartbeat_s
-    timeout_s = max(0.5, p["FS_GCS_TIMEOUT"]) * ap.config.gcs_timeout_scale
-    silent = last is not None and ap.time_s - last > timeout_s
+    timeout_s = max(0.5, p["FS_GCS_TIMEOUT"])
+    # Real GCS heartbeats are paced by the wall clock, so their silence is judged on a timeout
+    # stretched by the speedup; an injected link loss is known exactly and uses the real one.
+    silent = last is not None and ap.time_s - last > timeout_s * ap.config.gcs_timeout_scale
+    down_since = ap.link_down_since_s
+    if last is not None and down_since is not None:
+        silent = silent or ap.time_s - max(last, down_since) > timeout_s
     if enable and silent and ap.armed and not ap.failsafe_gcs:
         ap.failsafe_gcs = True
         ap.status(SEV_CRITICAL, "GCS Failsafe")

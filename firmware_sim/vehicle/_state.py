@@ -199,7 +199,12 @@ class SimVehicle:
                 logger.warning("fault cleared: %s at t=%.1f s", spec.kind.value, now)
         active = {f.spec.kind for f in self._faults if f.started and not f.ended}
         self.autopilot.gps_fault = FaultKind.GPS_LOSS in active
-        self.link_lost = FaultKind.LINK_LOSS in active
+        link_lost = FaultKind.LINK_LOSS in active
+        if link_lost and not self.link_lost:
+            self.autopilot.link_down_since_s = now
+        elif not link_lost:
+            self.autopilot.link_down_since_s = None
+        self.link_lost = link_lost
 
     # -- output -------------------------------------------------------------------------------
 

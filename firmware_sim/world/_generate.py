@@ -162,7 +162,11 @@ def _sign_defects(rng: np.random.Generator, asset_id: str, g: SignGeometry) -> l
         elif r < 0.92 or g.base_width_m <= 0:
             # A bent plate: one side folded back out of plane, as after a truck mirror strike.
             part = rng.uniform(0.3, 0.5) * w
-            st = (0.0, h, w / 2 - part, w / 2) if rng.random() < 0.5 else (0.0, h, -w / 2, -w / 2 + part)
+            st = (
+                (0.0, h, w / 2 - part, w / 2)
+                if rng.random() < 0.5
+                else (0.0, h, -w / 2, -w / 2 + part)
+            )
             disp = 0.03 + 0.2 * sev
             out.append(
                 _defect(asset_id, n, "deformation", "plate", "front", st, sev, displacement_m=disp)
@@ -172,7 +176,9 @@ def _sign_defects(rng: np.random.Generator, asset_id: str, g: SignGeometry) -> l
             half = g.base_width_m / 2
             st = (0.0, g.base_height_m, -half, half)
             width = 0.3 + 3.0 * sev
-            out.append(_defect(asset_id, n, "crack", "base", "front", st, sev, crack_width_mm=width))
+            out.append(
+                _defect(asset_id, n, "crack", "base", "front", st, sev, crack_width_mm=width)
+            )
     return out
 
 
@@ -300,7 +306,7 @@ def generate_world(
     runs: list[tuple[str, float, float]] = []
     for side in ("left", "right"):
         n_runs = int(rng.poisson(cfg.guardrail_runs_per_km_per_side * length / 1000.0))
-        for _ in range(n_runs * 4):  # a few tries per run; give up quietly on crowded corridors
+        for _ in range(n_runs * 25):  # many tries: runs must fit on one straight segment
             if sum(1 for r in runs if r[0] == side) >= n_runs:
                 break
             run_len = float(rng.choice([12.0, 16.0, 20.0, 24.0, 30.0]))

@@ -61,7 +61,10 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         log.error("cannot write the world to %s: %s; check the path and free space", args.out, exc)
         return 1
-    kinds = {k: sum(1 for f in world.fixtures if f.kind == k) for k in ("sign", "light_pole", "guardrail")}
+    kinds = {
+        k: sum(1 for f in world.fixtures if f.kind == k)
+        for k in ("sign", "light_pole", "guardrail")
+    }
     defects = sum(len(f.defects) for f in world.fixtures)
     print(
         f"wrote {path}: corridor {corridor.name!r} {corridor.length_m:.0f} m, "

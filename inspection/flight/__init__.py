@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._exceptions import FlightError, FlightTimeout, LinkLost, VehicleRejected
-    from ._fly import FlightOptions, FlightTimeouts, fly
+    from ._fly import fly
     from ._folder import POSE_COLUMNS, FlightFolder
     from ._link import VehicleLink, VehicleSnapshot
+    from ._options import FlightOptions, FlightTimeouts
     from ._progress import NullProgress, Progress, TerminalProgress
     from ._records import PhotoRecord, find_photo_files, match_to_plan, record_from_feedback
     from ._upload import MissionUpload, Outgoing
@@ -25,9 +26,9 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "FlightError": "._exceptions",
     "FlightFolder": "._folder",
-    "FlightOptions": "._fly",
+    "FlightOptions": "._options",
     "FlightTimeout": "._exceptions",
-    "FlightTimeouts": "._fly",
+    "FlightTimeouts": "._options",
     "LinkLost": "._exceptions",
     "MissionUpload": "._upload",
     "NullProgress": "._progress",

@@ -13,7 +13,6 @@ import queue
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,13 +22,16 @@ from inspection.mission import LoadedPlan, home_item, read_plan
 from inspection.mission._geometry import point_in_polygon
 
 from ._exceptions import FlightError, FlightTimeout, LinkLost, VehicleRejected
-from ._folder import FlightFolder, utc_iso
+from ._folder import FlightFolder
 from ._link import VehicleLink, VehicleSnapshot
+from ._options import FlightOptions
+from ._planinfo import default_total_s, gimbal_pitch, takeoff_alt
 from ._progress import NullProgress, Progress
-from ._records import PhotoRecord, match_to_plan, record_from_feedback
+from ._records import PhotoRecord, record_from_feedback
+from ._summary import finish_flight
 from ._upload import MissionUpload
 
-__all__ = ["FlightOptions", "FlightTimeouts", "fly"]
+__all__ = ["fly"]
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,6 @@ _MESSAGES = (
     "HEARTBEAT",
     "CAMERA_FEEDBACK",
     "MISSION_CURRENT",
-    "MISSION_ITEM_REACHED",
     "MISSION_REQUEST",
     "MISSION_REQUEST_INT",
     "MISSION_ACK",
@@ -48,45 +49,21 @@ _MAV_TYPE_GCS = 6
 _MAV_AUTOPILOT_INVALID = 8
 _MAV_CMD_NAV_RETURN_TO_LAUNCH = 20
 _MAV_CMD_NAV_LAND = 21
+_MAV_CMD_COMPONENT_ARM_DISARM = 400
+_MAV_RESULTS = {
+    0: "ACCEPTED",
+    1: "TEMPORARILY_REJECTED",
+    2: "DENIED",
+    3: "UNSUPPORTED",
+    4: "FAILED",
+    5: "IN_PROGRESS",
+    6: "CANCELLED",
+}
 # Moving less than this in `stall_s` (with no new mission item) counts as no progress.
 _STALL_DISTANCE_M = 2.0
 # Take-off counts as done at this share of the target altitude (ArduCopter's own check).
 _TAKEOFF_DONE_FRACTION = 0.95
 _POLL_S = 0.1
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FlightTimeouts:
-    """Seconds each wait may take before the flight ends with FlightTimeout."""
-
-    connect_s: float = 30.0  # first heartbeat and the vehicle's basic state
-    armable_s: float = 120.0  # GPS fix and EKF ready (a cold GPS start takes a minute)
-    mode_s: float = 10.0  # a mode change to show in the heartbeat
-    upload_s: float = 60.0  # the whole mission upload, until the vehicle's ACK
-    arm_s: float = 15.0
-    takeoff_s: float = 90.0  # climb to mission altitude
-    stall_s: float = 60.0  # no new mission item and no movement for this long
-    link_s: float = 15.0  # no heartbeat for this long = link lost
-    total_s: float | None = None  # take-off to landing; None: 2x the plan's estimate + 5 min
-    land_s: float = 300.0  # from the start of the return to disarmed on the ground
-    collect_s: float = 60.0  # photo files to appear in --photos-from
-
-    def __post_init__(self) -> None:
-        for name in FlightTimeouts.__dataclass_fields__:
-            v = getattr(self, name)
-            if v is not None and not v > 0:
-                raise ValueError(f"timeout {name} must be positive, got {v}")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FlightOptions:
-    plan_path: Path
-    connection: str
-    out_dir: Path
-    photos_from: Path | None = None
-    timeouts: FlightTimeouts = field(default_factory=FlightTimeouts)
-    min_battery_pct: float = 80.0  # refuse to take off with less (a full pack is expected)
-    position_tolerance_m: float = 5.0  # photo vs planned trigger point, for the summary
 
 
 @dataclass(slots=True)
@@ -95,7 +72,6 @@ class _State:
 
     last_heartbeat_s: float | None = None
     mission_seq: int | None = None
-    reached_seq: int = -1
     photos: list[PhotoRecord] = field(default_factory=list)
     texts: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=8))
     acks: dict[int, int] = field(default_factory=dict)  # command -> last MAV_RESULT
@@ -115,8 +91,8 @@ class _Flight:
         self.s = _State()
         self.events: queue.Queue[tuple[str, Mapping[str, Any], float]] = queue.Queue()
         self.upload: MissionUpload | None = None
-        self.gimbal_pitch = plan.meta.gimbal_pitch_deg if plan.meta else -90.0
-        self.alt_m = plan.meta.alt_m if plan.meta else _takeoff_alt(plan)
+        self.gimbal_pitch = plan.meta.gimbal_pitch_deg if plan.meta else gimbal_pitch(plan)
+        self.alt_m = plan.meta.alt_m if plan.meta else takeoff_alt(plan)
         self.airborne = False
 
     # -- events ------------------------------------------------------------------------------
@@ -160,8 +136,6 @@ class _Flight:
             if seq != s.mission_seq:
                 log.info("mission item %d of %d", seq, len(self.plan.items))
             s.mission_seq = seq
-        elif name == "MISSION_ITEM_REACHED":
-            s.reached_seq = max(s.reached_seq, int(f.get("seq", -1)))
         elif name == "STATUSTEXT":
             text = str(f.get("text", "")).rstrip("\x00").strip()
             s.texts.append(text)
@@ -189,12 +163,7 @@ class _Flight:
                 stage=stage,
                 silent_s=silent,
             )
-        if (
-            snap.has_position
-            and self.airborne
-            and snap.lat_deg is not None
-            and snap.lon_deg is not None
-        ):
+        if self.airborne and snap.lat_deg is not None and snap.lon_deg is not None:
             pos = (snap.lat_deg, snap.lon_deg)
             if self.s.last_pos is not None:
                 self.s.distance_m += haversine_m(*self.s.last_pos, *pos)
@@ -262,6 +231,12 @@ class _Flight:
                 "GPS antenna has open sky"
             ),
         )
+        if snap.armed:
+            raise FlightError(
+                "the vehicle is already armed (flying?): land and disarm it, then start the "
+                "inspection flight",
+                stage="preflight",
+            )
         if snap.battery_pct is not None and snap.battery_pct < self.o.min_battery_pct:
             raise FlightError(
                 f"battery at {snap.battery_pct:.0f} %, below the {self.o.min_battery_pct:g} % "
@@ -288,7 +263,8 @@ class _Flight:
 
     def upload_mission(self, snap: VehicleSnapshot) -> None:
         self.progress.stage(f"upload: {len(self.plan.items)} mission items")
-        assert snap.lat_deg is not None and snap.lon_deg is not None
+        if snap.lat_deg is None or snap.lon_deg is None:
+            raise FlightError("the vehicle reports no position", stage="upload")
         items = [home_item(snap.lat_deg, snap.lon_deg, snap.alt_msl_m or 0.0), *self.plan.items]
         up = MissionUpload(items)
         self.upload = up
@@ -325,7 +301,7 @@ class _Flight:
             timeout_s=self.t.arm_s,
             stage="arm",
             waited_for="the vehicle to arm",
-            why=lambda _s: "arming refused or not acknowledged",
+            why=lambda _s: self._ack_text(_MAV_CMD_COMPONENT_ARM_DISARM, "arming"),
         )
         self.airborne = True  # from here on, failures command RTL
         self.progress.stage(f"takeoff: climbing to {self.alt_m:g} m")
@@ -340,16 +316,23 @@ class _Flight:
         if not self.link.snapshot().armed:
             raise FlightError("the vehicle disarmed during take-off", stage="takeoff")
 
+    def _ack_text(self, command: int, what: str) -> str:
+        result = self.s.acks.get(command)
+        if result is None:
+            return f"{what} not acknowledged"
+        return f"{what} answered {_MAV_RESULTS.get(result, str(result))}"
+
     def run_mission(self) -> list[str]:
         """Fly AUTO until the vehicle has landed; returns non-fatal problems."""
         problems: list[str] = []
         self.progress.stage("mission: AUTO")
         self.set_mode("AUTO", "mission")
         n_items = len(self.plan.items)
-        total = self.t.total_s or _default_total_s(self.plan)
+        total = self.t.total_s or default_total_s(self.plan)
         t0 = time.monotonic()
         progress_at = t0
-        marker: tuple[int | None, tuple[float, float] | None] = (None, None)
+        marker_seq: int | None = None
+        marker_pos: tuple[float, float] | None = None
         returning_since: float | None = None
         while True:
             self.pump(_POLL_S)
@@ -386,15 +369,16 @@ class _Flight:
                         timeout_s=self.t.land_s,
                     )
                 continue
-            pos = (snap.lat_deg, snap.lon_deg) if snap.has_position else None
+            pos = None
+            if snap.lat_deg is not None and snap.lon_deg is not None:
+                pos = (snap.lat_deg, snap.lon_deg)
             moved = (
                 pos is not None
-                and marker[1] is not None
-                and haversine_m(*marker[1], *pos) >= _STALL_DISTANCE_M  # type: ignore[arg-type]
+                and marker_pos is not None
+                and haversine_m(*marker_pos, *pos) >= _STALL_DISTANCE_M
             )
-            if seq != marker[0] or moved or marker[1] is None:
-                marker = (seq, pos)  # type: ignore[assignment]
-                progress_at = now
+            if seq != marker_seq or moved or marker_pos is None:
+                marker_seq, marker_pos, progress_at = seq, pos, now
             elif now - progress_at > self.t.stall_s:
                 raise FlightTimeout(
                     f"no progress for {self.t.stall_s:g} s at mission item {seq} of {n_items} "
@@ -440,22 +424,6 @@ class _Flight:
 
 def _fmt(v: float | None, spec: str) -> str:
     return "?" if v is None else format(v, spec)
-
-
-def _takeoff_alt(plan: LoadedPlan) -> float:
-    for it in plan.items:
-        if it.command == 22:  # MAV_CMD_NAV_TAKEOFF
-            return it.z
-    raise FlightError(
-        f"{plan.path}: no take-off item (MAV_CMD_NAV_TAKEOFF) to read the altitude from",
-        stage="setup",
-    )
-
-
-def _default_total_s(plan: LoadedPlan) -> float:
-    if plan.meta is not None:
-        return 2.0 * plan.meta.est_flight_time_s + 300.0
-    return 3600.0
 
 
 def fly(
@@ -518,7 +486,7 @@ def fly(
     finally:
         prog.close()
         records = flight.s.photos if flight is not None else []
-        summary = _finish(
+        summary = finish_flight(
             opts,
             plan,
             folder,
@@ -535,87 +503,4 @@ def fly(
         if link is not None:
             link.close()
         folder.close_log()
-    return summary
-
-
-def _finish(
-    opts: FlightOptions,
-    plan: LoadedPlan,
-    folder: FlightFolder,
-    records: list[PhotoRecord],
-    errors: list[dict[str, str]],
-    warnings: list[str],
-    started: float,
-    airborne_at: float | None,
-    landed_at: float | None,
-    bat0: VehicleSnapshot | None,
-    bat1: VehicleSnapshot | None,
-    distance_m: float,
-) -> dict[str, Any]:
-    """Collect photos, write poses and summary.json; never raises for a photo problem."""
-    planned = plan.meta.trigger_points if plan.meta else ()
-    records = sorted(records, key=lambda r: r.img_idx)
-    missing: list[int] = []
-    if opts.photos_from is not None and records:
-        deadline = time.monotonic() + opts.timeouts.collect_s
-        while True:
-            records_c, missing, photo_warnings = folder.collect_photos(records, opts.photos_from)
-            if not missing or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)  # the camera (simulator) may still be writing its last files
-        records = records_c
-        warnings.extend(photo_warnings)
-        if missing:
-            errors.append(
-                {
-                    "stage": "collect",
-                    "message": f"{len(missing)} photo(s) with CAMERA_FEEDBACK have no file in "
-                    f"{opts.photos_from}: {missing[:20]}",
-                }
-            )
-    elif opts.photos_from is None and records:
-        warnings.append("no --photos-from given: poses written; copy the photos from the camera")
-    records = match_to_plan(records, planned)
-    folder.write_poses(records)
-    errs = [r.planned_error_m for r in records if r.planned_error_m is not None]
-    tol = opts.position_tolerance_m
-    ended = time.time()
-    summary: dict[str, Any] = {
-        "status": "failed" if errors else "ok",
-        "plan": str(opts.plan_path),
-        "connection": opts.connection,
-        "started_utc": utc_iso(started),
-        "ended_utc": utc_iso(ended),
-        "duration_s": round(ended - started, 2),
-        "airborne_s": round(landed_at - airborne_at, 2) if airborne_at and landed_at else None,
-        "photos": {
-            "planned": plan.meta.expected_photos if plan.meta else None,
-            "captured": len(records),
-            "collected": sum(1 for r in records if r.photo is not None),
-            "missing_files": missing,
-            "with_labels": sum(1 for r in records if r.labels is not None),
-        },
-        "positions": {
-            "tolerance_m": tol,
-            "max_error_m": round(max(errs), 3) if errs else None,
-            "mean_error_m": round(sum(errs) / len(errs), 3) if errs else None,
-            "within_tolerance": sum(1 for e in errs if e <= tol),
-        },
-        "trigger_distance_m": plan.meta.trigger_distance_m if plan.meta else None,
-        "battery": {
-            "start_pct": bat0.battery_pct if bat0 else None,
-            "end_pct": bat1.battery_pct if bat1 else None,
-            "used_pct": (
-                round(bat0.battery_pct - bat1.battery_pct, 1)
-                if bat0 and bat1 and bat0.battery_pct is not None and bat1.battery_pct is not None
-                else None
-            ),
-            "start_v": bat0.battery_v if bat0 else None,
-            "end_v": bat1.battery_v if bat1 else None,
-        },
-        "distance_flown_m": round(distance_m, 1),
-        "errors": errors,
-        "warnings": warnings,
-    }
-    folder.write_summary(summary)
     return summary

@@ -47,6 +47,7 @@ POSE_COLUMNS = (
     "labels",
     "planned_index",
     "planned_error_m",
+    "cross_track_m",
 )
 # Loggers whose records go to flight.log: ours, dronekit's, and the autopilot's STATUSTEXTs.
 _LOGGERS = ("inspection", "dronekit", "autopilot")
@@ -65,7 +66,7 @@ class FlightFolder:
         self.root = root
         self.photos = root / "photos"
         self._handler: logging.Handler | None = None
-        self._levels: dict[str, int] = {}
+        self._saved: list[tuple[logging.Logger, int, bool, _Forward | None]] = []
 
     def prepare(self, plan_path: Path) -> None:
         if (self.root / "summary.json").exists():
@@ -82,6 +83,8 @@ class FlightFolder:
             ) from exc
 
     def open_log(self) -> None:
+        """Send INFO and above of our, dronekit's and the autopilot's loggers to flight.log,
+        without changing what reaches the console (see `_Forward`)."""
         handler = logging.FileHandler(self.root / "flight.log", encoding="utf-8")
         handler.setLevel(logging.INFO)
         fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -90,10 +93,15 @@ class FlightFolder:
         for name in _LOGGERS:
             lg = logging.getLogger(name)
             lg.addHandler(handler)
-            # INFO records must exist for the file; the previous level comes back on close.
-            if lg.getEffectiveLevel() > logging.INFO:
-                self._levels[name] = lg.level
+            effective = lg.getEffectiveLevel()
+            if effective > logging.INFO:
+                # INFO records must exist for the file, but the console keeps its old level.
+                forward = _Forward(lg.parent, effective) if lg.propagate and lg.parent else None
+                self._saved.append((lg, lg.level, lg.propagate, forward))
                 lg.setLevel(logging.INFO)
+                if forward is not None:
+                    lg.propagate = False
+                    lg.addHandler(forward)
         self._handler = handler
 
     def close_log(self) -> None:
@@ -101,9 +109,12 @@ class FlightFolder:
             return
         for name in _LOGGERS:
             logging.getLogger(name).removeHandler(self._handler)
-        for name, level in self._levels.items():
-            logging.getLogger(name).setLevel(level)
-        self._levels.clear()
+        for lg, level, propagate, forward in self._saved:
+            if forward is not None:
+                lg.removeHandler(forward)
+            lg.setLevel(level)
+            lg.propagate = propagate
+        self._saved.clear()
         self._handler.close()
         self._handler = None
 
@@ -174,11 +185,25 @@ class FlightFolder:
         _write_json(self.root / "summary.json", summary)
 
 
+class _Forward(logging.Handler):
+    """Propagation with a threshold: hands records at or above the logger's former
+    effective level to the parent's handlers, so lowering the level for flight.log does
+    not flood the console."""
+
+    def __init__(self, parent: logging.Logger, level: int) -> None:
+        super().__init__(level)
+        self._parent = parent
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._parent.handle(record)
+
+
 def _row(r: PhotoRecord) -> dict[str, Any]:
     d = asdict(r)
     d["time_utc"] = utc_iso(d.pop("time_unix_s"))
-    if d["planned_error_m"] is not None:
-        d["planned_error_m"] = round(d["planned_error_m"], 3)
+    for key in ("planned_error_m", "cross_track_m"):
+        if d[key] is not None:
+            d[key] = round(d[key], 3)
     return {k: d[k] for k in POSE_COLUMNS}
 
 

@@ -13,7 +13,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from inspection.geo import haversine_m
+import numpy as np
+
+from inspection.geo import LocalFrame
+from inspection.mission._geometry import distance_to_polyline
 
 __all__ = [
     "PhotoRecord",
@@ -53,6 +56,7 @@ class PhotoRecord:
     labels: str | None = None  # YOLO label file next to it, if the camera (simulator) wrote one
     planned_index: int | None = None  # nearest planned trigger point
     planned_error_m: float | None = None  # horizontal distance to it
+    cross_track_m: float | None = None  # distance from the planned track of that point's leg
 
 
 def record_from_feedback(fields: Mapping[str, Any], *, gimbal_pitch_deg: float) -> PhotoRecord:
@@ -80,16 +84,35 @@ def record_from_feedback(fields: Mapping[str, Any], *, gimbal_pitch_deg: float) 
 
 
 def match_to_plan(
-    records: Sequence[PhotoRecord], planned: Sequence[tuple[float, float]]
+    records: Sequence[PhotoRecord],
+    planned: Sequence[tuple[float, float]],
+    legs: Sequence[int] = (),
 ) -> list[PhotoRecord]:
-    """Attach to each photo the nearest planned trigger point and the distance to it."""
+    """Attach to each photo the nearest planned trigger point, the distance to it, and the
+    distance from the planned track (the line through that leg's trigger points).
+
+    Photos drift along the track as a flight goes on (each comes up to one control loop's
+    travel late), so the cross-track distance is the measure of flying the plan; the
+    distance to the nearest point also includes that drift.
+    """
     if not planned:
         return list(records)
+    frame = LocalFrame(planned[0][0], planned[0][1])
+    lat = np.array([p[0] for p in planned])
+    lon = np.array([p[1] for p in planned])
+    pts = frame.to_enu_array(lat, lon, np.zeros_like(lat))[:, :2]
+    leg_of = np.asarray(legs if len(legs) == len(planned) else [0] * len(planned))
     out = []
     for r in records:
-        dists = [haversine_m(r.lat_deg, r.lon_deg, lat, lon) for lat, lon in planned]
-        k = min(range(len(dists)), key=dists.__getitem__)
-        out.append(replace(r, planned_index=k, planned_error_m=dists[k]))
+        e, n, _ = frame.to_enu(r.lat_deg, r.lon_deg, 0.0)
+        here = np.array([e, n])
+        dists = np.linalg.norm(pts - here, axis=1)
+        k = int(np.argmin(dists))
+        track = pts[leg_of == leg_of[k]]
+        cross = distance_to_polyline(here, track) if len(track) >= 2 else float(dists[k])
+        out.append(
+            replace(r, planned_index=k, planned_error_m=float(dists[k]), cross_track_m=cross)
+        )
     return out
 
 

@@ -63,6 +63,8 @@ _MAX_REACH_PER_ALT = 20.0
 _FENCE_SAMPLE_M = 2.0
 # A leg closer to the centre line than this share of the offset has folded into a bend.
 _MIN_OFFSET_KEPT = 0.9
+# A leg ends this much short of where the photo after its last one would be due.
+_END_SHORT_M = 1.0
 
 
 def compute_footprint(params: MissionParams) -> FootprintInfo:
@@ -145,16 +147,20 @@ def _leg_paths(
 
 
 def _end_between_photos(leg: Points, trigger_m: float) -> Points:
-    """Lengthen the leg so it ends at least half a trigger distance after its last photo.
+    """Lengthen the leg so it ends `trigger_m - _END_SHORT_M` after its last planned photo.
 
     The autopilot counts a waypoint reached ~2 m early (WPNAV_RADIUS) and switches the
-    camera off there: a photo due in the last metres would be lost, one due just beyond the
-    end might be taken. Half a trigger distance of margin makes the count exact.
+    camera off there, and real photos lag the plan a little more with every photo (the
+    distance check runs at the loop rate, so each photo comes up to one loop's travel late:
+    0.1 m at 5 m/s and 50 Hz). Ending the leg almost a full trigger distance after the last
+    planned photo absorbs that lag, and the next photo, due a full trigger distance on, never
+    comes before the camera is off: the count is exact.
     """
     shots = distance_trigger_points(leg, trigger_m)
     remaining = float(np.linalg.norm(leg[-1] - shots[-1]))
-    if remaining < trigger_m / 2:
-        return extend_polyline(leg, 0.0, trigger_m / 2 - remaining)
+    margin = max(trigger_m / 2, trigger_m - _END_SHORT_M)
+    if remaining < margin:
+        return extend_polyline(leg, 0.0, margin - remaining)
     return leg
 
 
@@ -247,7 +253,7 @@ def plan_mission(
     turns = n_waypoints * limits.waypoint_overhead_s + len(legs_xy) * LEG_START_HOLD_S
     est_time = climb_descent + turns + path_length / params.speed_m_s
     # What a shorter corridor would not save: climb, descent, turns and the run-in/run-out.
-    run_ins = len(legs_xy) * (run_in + run_out + trigger_m / 2) / params.speed_m_s
+    run_ins = len(legs_xy) * (run_in + run_out + trigger_m) / params.speed_m_s
     fixed_time = climb_descent + turns + run_ins
     check_endurance(est_time, path_length, corridor.length_m, fixed_time, params, limits)
 

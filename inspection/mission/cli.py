@@ -222,6 +222,7 @@ def run(args: argparse.Namespace) -> int:
         f"route      {plan.path_length_m:.0f} m, about {plan.est_flight_time_s / 60:.1f} min of "
         f"{limits.usable_flight_time_s / 60:.1f} min usable battery"
     )
+    print(f"home       {plan.home[0]:.7f},{plan.home[1]:.7f} (take-off point)")
     for warning in plan.warnings:
         print(f"warning    {warning}")
     print(f"wrote      {args.out}" + (f" and {args.waypoints}" if args.waypoints else ""))

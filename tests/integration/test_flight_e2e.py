@@ -1,11 +1,15 @@
 """CI must-show: plan a mission over the example corridor, fly it with dronekit against the
 simulated vehicle (rendering photos of the synthetic world), and check the flight folder.
 
-Stated tolerances (measured on a 2-core machine: photo count exact, largest position error
-0.7 m, every fixture in 6 or more photos, about 30 s of wall time at speedup 20):
-- photo count: within one photo per leg of the plan (a waypoint counts as reached ~2 m early);
-- each photo within POSITION_TOLERANCE_M of its planned trigger point (ArduCopter's default
-  waypoint radius of 2 m plus the 0.1 m the vehicle moves in one 20 ms physics tick);
+Stated tolerances (measured on a 2-core machine: photo count exact, largest distance to a
+planned point 0.7 m, largest cross-track distance 0.7 m, every fixture in 6 or more photos,
+about 30 s of wall time at speedup 20):
+- photo count: within one photo per leg of the plan;
+- each photo within POSITION_TOLERANCE_M of its planned trigger point: ArduCopter's default
+  waypoint radius (2 m, where a leg's first photo is taken) plus the lag that builds up along
+  a leg (each photo comes up to one 20 ms control tick late: 0.1 m at 5 m/s, and at this
+  speed and trigger distance the ticks line up so that the lag stays under a centimetre);
+- each photo within CROSS_TRACK_TOLERANCE_M of the planned track of its leg;
 - every fixture of the world appears (a label with its asset id) in at least two photos.
 """
 
@@ -33,6 +37,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SEED = 7
 SPEEDUP = 20.0  # ~9 simulated minutes in ~30 s of wall time
 POSITION_TOLERANCE_M = 2.5
+CROSS_TRACK_TOLERANCE_M = 2.0  # the waypoint radius: where a leg's first photo is taken
 PHOTO_COUNT_TOLERANCE_PER_LEG = 1
 
 
@@ -99,6 +104,8 @@ def test_photo_positions_match_plan(flown: dict[str, Any]) -> None:
         errors = [float(r["planned_error_m"]) for r in rows]
     assert max(errors) <= POSITION_TOLERANCE_M, f"worst {max(errors):.2f} m"
     assert flown["summary"]["positions"]["within_tolerance"] == len(rows)
+    cross = max(float(r["cross_track_m"]) for r in rows)
+    assert cross <= CROSS_TRACK_TOLERANCE_M, f"worst cross-track {cross:.2f} m"
 
 
 def test_every_fixture_in_two_photos(flown: dict[str, Any]) -> None:

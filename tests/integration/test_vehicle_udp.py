@@ -5,8 +5,11 @@ and photos reaching the on_photo callback and CAMERA_FEEDBACK.
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -85,6 +88,28 @@ def test_mavutil_client_heartbeat_params_and_arming(server: SimVehicleServer) ->
         conn.close()
 
 
+def test_garbage_datagrams_do_not_stop_the_vehicle(server: SimVehicleServer) -> None:
+    rng = random.Random(7)
+    host, port = server.address
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as raw:
+        for _ in range(200):
+            raw.sendto(
+                bytes(rng.randrange(256) for _ in range(rng.randrange(1, 280))), (host, port)
+            )
+        # A well-framed MAVLink 2 packet with an id nobody knows.
+        raw.sendto(
+            bytes([0xFD, 2, 0, 0, 1, 255, 190, 0x39, 0x30, 0x00, 1, 2, 0xAB, 0xCD]), (host, port)
+        )
+    assert server.wait_for(lambda v: v.bad_packets > 0, timeout_s=5)
+    conn = connect_udpout(server)
+    try:
+        assert conn.wait_heartbeat(timeout=5) is not None
+        conn.mav.param_request_read_send(1, 1, b"ARMING_CHECK", -1)
+        assert recv(conn, "PARAM_VALUE", param_id="ARMING_CHECK").param_value == 1
+    finally:
+        conn.close()
+
+
 def test_out_sends_to_a_listening_ground_station() -> None:
     gcs = mavutil.mavlink_connection("udpin:127.0.0.1:0", source_system=255)
     port = gcs.port.getsockname()[1]
@@ -131,7 +156,14 @@ def test_auto_mission_photos_reach_callback_and_camera_feedback() -> None:
                 (frame, m.MAV_CMD_NAV_TAKEOFF, 0, 0, 0, 15),
                 (frame, m.MAV_CMD_NAV_WAYPOINT, 0, round(lat * 1e7), round(lon * 1e7), 15),
                 (frame, m.MAV_CMD_DO_SET_CAM_TRIGG_DIST, 8, 0, 0, 0),
-                (frame, m.MAV_CMD_NAV_WAYPOINT, 0, round((lat + 0.0005) * 1e7), round(lon * 1e7), 15),
+                (
+                    frame,
+                    m.MAV_CMD_NAV_WAYPOINT,
+                    0,
+                    round((lat + 0.0005) * 1e7),
+                    round(lon * 1e7),
+                    15,
+                ),
                 (frame, m.MAV_CMD_NAV_RETURN_TO_LAUNCH, 0, 0, 0, 0),
                 # DO items run when the NAV item before them starts: camera off as RTL begins.
                 (frame, m.MAV_CMD_DO_SET_CAM_TRIGG_DIST, 0, 0, 0, 0),
@@ -140,9 +172,7 @@ def test_auto_mission_photos_reach_callback_and_camera_feedback() -> None:
             for _ in items:
                 req = recv(conn, ["MISSION_REQUEST", "MISSION_REQUEST_INT"])
                 fr, cmd, p1, x, y, z = items[req.seq]
-                conn.mav.mission_item_int_send(
-                    1, 1, req.seq, fr, cmd, 0, 1, p1, 0, 0, 0, x, y, z
-                )
+                conn.mav.mission_item_int_send(1, 1, req.seq, fr, cmd, 0, 1, p1, 0, 0, 0, x, y, z)
             assert recv(conn, "MISSION_ACK").type == m.MAV_MISSION_ACCEPTED
 
             assert srv.wait_for(lambda v: v.autopilot.gps_ok, timeout_s=5)
@@ -175,6 +205,9 @@ def test_dronekit_connects_uploads_and_flies(server: SimVehicleServer) -> None:
     try:
         assert vehicle.mode.name == "STABILIZE"
         assert vehicle.parameters["WPNAV_SPEED"] == 500
+        vehicle.wait_ready("autopilot_version", timeout=10)
+        assert str(vehicle.version) == "APM:Copter-4.5.7"
+        assert vehicle.capabilities.mission_int and vehicle.capabilities.command_int
         assert server.wait_for(lambda v: v.autopilot.gps_ok, timeout_s=5)
         cmds = vehicle.commands
         cmds.download()
@@ -186,8 +219,20 @@ def test_dronekit_connects_uploads_and_flies(server: SimVehicleServer) -> None:
         cmds.add(Command(0, 0, 0, frame, m.MAV_CMD_NAV_TAKEOFF, 0, 0, 0, 0, 0, 0, 0, 0, 10))
         cmds.add(
             Command(
-                0, 0, 0, frame, m.MAV_CMD_NAV_WAYPOINT, 0, 0, 0, 0, 0, 0,
-                HOME.lat_deg + 0.0002, HOME.lon_deg, 10,
+                0,
+                0,
+                0,
+                frame,
+                m.MAV_CMD_NAV_WAYPOINT,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                HOME.lat_deg + 0.0002,
+                HOME.lon_deg,
+                10,
             )
         )
         cmds.add(Command(0, 0, 0, frame, m.MAV_CMD_NAV_LAND, 0, 0, 0, 0, 0, 0, 0, 0, 0))
@@ -200,7 +245,7 @@ def test_dronekit_connects_uploads_and_flies(server: SimVehicleServer) -> None:
         vehicle.wait_simple_takeoff(8, epsilon=0.5, timeout=20)
         vehicle.mode = VehicleMode("AUTO")
         assert server.wait_for(lambda v: v.mode is Mode.AUTO and not v.armed, timeout_s=30)
-        lat, lon, alt = server.vehicle.position()
+        lat, _, alt = server.vehicle.position()
         assert lat == pytest.approx(HOME.lat_deg + 0.0002, abs=2e-5) and alt == 0
     finally:
         vehicle.close()
@@ -252,11 +297,13 @@ def test_cli_process_serves_and_stops_cleanly_on_sigterm() -> None:
         finally:
             conn.close()
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
+        _, err = proc.communicate(timeout=10)
+        assert proc.returncode == 0, err
+        assert "simulated vehicle stopped" in err
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+        proc.communicate()
 
 
 @pytest.mark.parametrize(
@@ -275,3 +322,47 @@ def test_cli_rejects_bad_input_with_exit_2(args: tuple[str, ...], tmp_path: Path
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 2, err
     assert "sim vehicle:" in err
+
+
+def test_frames_rendered_for_every_photo_from_the_world(tmp_path: Path) -> None:
+    world_pkg = pytest.importorskip("firmware_sim.world")
+    pytest.importorskip("firmware_sim.render")
+    corridor, road = world_pkg.load_corridor(world_pkg.DEFAULT_CORRIDOR)
+    world_path = world_pkg.save_world(
+        world_pkg.generate_world(corridor, road, seed=3), tmp_path / "world.geojson"
+    )
+    frames = tmp_path / "frames"
+    with SimVehicleServer(speedup=10.0, world_path=world_path, frames_dir=frames, seed=3) as srv:
+        home = srv.vehicle.config.home
+        # Home comes from the world: its origin, facing along the road.
+        assert (home.lat_deg, home.lon_deg, home.alt_m) == (
+            corridor.frame.lat0_deg,
+            corridor.frame.lon0_deg,
+            0.0,
+        )
+        conn = connect_udpout(srv)
+        try:
+            conn.wait_heartbeat(timeout=5)
+            assert srv.wait_for(lambda v: v.autopilot.gps_ok, timeout_s=5)
+            conn.set_mode("GUIDED")
+            conn.arducopter_arm()
+            conn.motors_armed_wait()
+            conn.mav.command_long_send(1, 1, m.MAV_CMD_NAV_TAKEOFF, 0, 0, 0, 0, 0, 0, 0, 20)
+            assert srv.wait_for(lambda v: v.alt_rel_m > 19.5, timeout_s=20)
+            conn.mav.command_long_send(1, 1, m.MAV_CMD_DO_MOUNT_CONTROL, 0, -45, 0, 0, 0, 0, 0, 2)
+            assert srv.wait_for(lambda v: v.autopilot.gimbal.pitch_deg <= -45, timeout_s=5)
+            for n in (1, 2):
+                conn.mav.command_long_send(
+                    1, 1, m.MAV_CMD_DO_DIGICAM_CONTROL, 0, 0, 0, 0, 0, 1, 0, 0
+                )
+                assert srv.wait_for(lambda v, n=n: v.photo_count >= n, timeout_s=5)
+        finally:
+            conn.close()
+    # close() finished the queued frames: one JPEG with its sidecars per photo.
+    assert srv.frames_written == 2
+    for stem in ("IMG_0001", "IMG_0002"):
+        assert (frames / f"{stem}.jpg").stat().st_size > 10_000
+        assert (frames / f"{stem}.txt").exists()
+        pose = json.loads((frames / f"{stem}.json").read_text())["pose"]
+        assert pose["pitch_deg"] == -45 and pose["alt_m"] == pytest.approx(20, abs=0.6)
+        assert pose["heading_deg"] == pytest.approx(home.heading_deg, abs=0.5)

@@ -66,7 +66,13 @@ def _world(*fixtures: Fixture) -> World:
     return World(corridor=corridor, road=road, fixtures=tuple(fixtures), seed=0, name="test")
 
 
-def _pole(asset_id: str, east: float, north: float, heading: float = 90.0, defects: tuple[Defect, ...] = ()) -> Fixture:
+def _pole(
+    asset_id: str,
+    east: float,
+    north: float,
+    heading: float = 90.0,
+    defects: tuple[Defect, ...] = (),
+) -> Fixture:
     return Fixture(asset_id, "light_pole", east, north, heading, POLE, defects=defects)
 
 
@@ -75,7 +81,9 @@ def _pose(world: World, e: float, n: float, alt: float, heading: float, pitch: f
     return CameraPose(float(lat), float(lon), alt, heading, pitch, 0.0)
 
 
-def _render(world: World, pose: CameraPose, k: CameraIntrinsics = DEFAULT_INTRINSICS) -> npt.NDArray[np.uint8]:
+def _render(
+    world: World, pose: CameraPose, k: CameraIntrinsics = DEFAULT_INTRINSICS
+) -> npt.NDArray[np.uint8]:
     r = FrameRenderer(world, k, randomise=False, scenery=False, conditions=SUN_BEHIND)
     return r.render(pose).image
 
@@ -83,7 +91,7 @@ def _render(world: World, pose: CameraPose, k: CameraIntrinsics = DEFAULT_INTRIN
 def _run(mask: npt.NDArray[np.bool_], row: int, near_col: float) -> tuple[int, int]:
     """First and last column of the run of True pixels in `row` that contains near_col."""
     line = mask[row]
-    c = int(round(near_col))
+    c = round(near_col)
     assert line[c], f"no rendered pixel at row {row} col {c}"
     lo = c
     while lo > 0 and line[lo - 1]:
@@ -111,29 +119,31 @@ def test_renderer_and_camera_model_agree_within_two_pixels() -> None:
     def px(e: float, n: float, u: float) -> npt.NDArray[np.float64]:
         p, depth = cam.project([[e, n, u]])
         assert depth[0] > 0
-        return p[0]
+        return np.asarray(p[0], dtype=np.float64)
 
     g = POLE
     for z in (2.0, 4.0, 6.0, 8.0):
-        r = g.pole_base_diameter_m / 2 + (g.pole_top_diameter_m - g.pole_base_diameter_m) / 2 * (z - g.base_height_m) / (g.pole_height_m - g.base_height_m)
+        r = g.pole_base_diameter_m / 2 + (g.pole_top_diameter_m - g.pole_base_diameter_m) / 2 * (
+            z - g.base_height_m
+        ) / (g.pole_height_m - g.base_height_m)
         left, right = px(e0 - r, n0, z), px(e0 + r, n0, z)
-        lo, hi = _run(mask, int(round(left[1])), (left[0] + right[0]) / 2)
+        lo, hi = _run(mask, round(left[1]), (left[0] + right[0]) / 2)
         assert abs(lo - left[0]) <= 2.0, (z, lo, left)
         assert abs(hi - right[0]) <= 2.0, (z, hi, right)
         assert 8 <= hi - lo + 1 <= 20  # a 0.2 m pole at 15 m is ~11 px wide
 
     top = px(e0, n0 + g.pole_top_diameter_m / 2, g.pole_height_m)  # far rim: topmost point
-    col = mask[:, int(round(top[0]))]
+    col = mask[:, round(top[0])]
     assert abs(int(np.argmax(col)) - top[1]) <= 2.0, (np.argmax(col), top)
 
     half = g.base_width_m / 2
     near_bottom = px(e0, n0 - half, 0.0)
-    col = mask[:, int(round(near_bottom[0]))]
+    col = mask[:, round(near_bottom[0])]
     lowest = len(col) - 1 - int(np.argmax(col[::-1]))
     assert abs(lowest - near_bottom[1]) <= 2.0, (lowest, near_bottom)
     near_left_bottom = px(e0 - half, n0 - half, 0.0)
     near_left_top = px(e0 - half, n0 - half, g.base_height_m)
-    row = int(round((near_left_bottom[1] + near_left_top[1]) / 2))
+    row = round((near_left_bottom[1] + near_left_top[1]) / 2)
     lo, hi = _run(mask, row, near_bottom[0])
     near_right = px(e0 + half, n0 - half, g.base_height_m / 2)
     assert abs(lo - near_left_bottom[0]) <= 2.0, (lo, near_left_bottom)
@@ -149,7 +159,9 @@ def test_label_box_matches_projected_geometry() -> None:
     assert label.class_id == 1 and label.asset_id == "T-LP-1"
     cam = PinholeCamera(DEFAULT_INTRINSICS, pose, world.frame)
     half = POLE.base_width_m / 2
-    p, _ = cam.project([[e0 - half, n0 - half, 0.0], [e0, n0 + POLE.pole_top_diameter_m / 2, POLE.pole_height_m]])
+    p, _ = cam.project(
+        [[e0 - half, n0 - half, 0.0], [e0, n0 + POLE.pole_top_diameter_m / 2, POLE.pole_height_m]]
+    )
     x0, y0, x1, y1 = label.box_px
     assert abs(x0 - p[0, 0]) <= 2  # left: the near-left corner of the base
     assert abs(y1 - 1 - p[0, 1]) <= 2  # bottom: the base's near bottom edge
@@ -182,10 +194,14 @@ def test_out_of_view_fixture_gets_no_label() -> None:
 def test_defects_are_labelled_when_visible() -> None:
     rust = Defect("T-LP-1-D1", "corrosion", "pole", "", 0.3, 1.2, -0.3, 0.3, 0.9)
     # Heading 90: local +x ("right" face of the base) faces south, towards the camera.
-    crack = Defect("T-LP-1-D2", "crack", "base", "right", 0.0, 0.3, -0.3, 0.3, 0.9, crack_width_mm=5.0)
+    crack = Defect(
+        "T-LP-1-D2", "crack", "base", "right", 0.0, 0.3, -0.3, 0.3, 0.9, crack_width_mm=5.0
+    )
     pole = Fixture("T-LP-1", "light_pole", -60.0, 10.0, 90.0, POLE, defects=(rust, crack))
     rail_g = GuardrailGeometry(20.0, 2.0, 0.114, 0.85, 0.35, 0.78, "white")
-    bend = Defect("T-GR-1-D1", "deformation", "rail", "front", 6.0, 10.0, 0.43, 0.78, 0.8, displacement_m=0.3)
+    bend = Defect(
+        "T-GR-1-D1", "deformation", "rail", "front", 6.0, 10.0, 0.43, 0.78, 0.8, displacement_m=0.3
+    )
     rail = Fixture("T-GR-1", "guardrail", -80.0, 7.5, 180.0, rail_g, defects=(bend,))
     world = _world(pole, rail)
     r = FrameRenderer(world, DEFAULT_INTRINSICS, randomise=False, scenery=False)
@@ -241,7 +257,9 @@ def test_mission_like_oblique_views_see_fixtures(big_world: World) -> None:
     assert seen >= 5
 
 
-def test_random_dataset_frames_have_valid_labels(big_world: World, small_renderer: FrameRenderer) -> None:
+def test_random_dataset_frames_have_valid_labels(
+    big_world: World, small_renderer: FrameRenderer
+) -> None:
     rng = np.random.default_rng(9)
     with_labels = 0
     for _ in range(8):
@@ -250,15 +268,17 @@ def test_random_dataset_frames_have_valid_labels(big_world: World, small_rendere
         for lb in frame.labels:
             assert 0 <= lb.class_id <= 5
             assert 0 < lb.w <= 1 and 0 < lb.h <= 1
-            assert 0 <= lb.cx - lb.w / 2 + 1e-9 and lb.cx + lb.w / 2 <= 1 + 1e-9
-            assert 0 <= lb.cy - lb.h / 2 + 1e-9 and lb.cy + lb.h / 2 <= 1 + 1e-9
+            assert lb.cx - lb.w / 2 + 1e-9 >= 0 and lb.cx + lb.w / 2 <= 1 + 1e-9
+            assert lb.cy - lb.h / 2 + 1e-9 >= 0 and lb.cy + lb.h / 2 <= 1 + 1e-9
             assert lb.asset_id in {f.asset_id for f in big_world.fixtures}
             assert (lb.defect_id is None) == (lb.class_id <= 2)
         with_labels += bool(frame.labels)
     assert with_labels >= 6
 
 
-def test_write_frame_writes_image_labels_sidecar_and_drone_metadata(tmp_path: Path, big_world: World, small_renderer: FrameRenderer) -> None:
+def test_write_frame_writes_image_labels_sidecar_and_drone_metadata(
+    tmp_path: Path, big_world: World, small_renderer: FrameRenderer
+) -> None:
     pose = sample_pose(big_world, np.random.default_rng(2), nadir_share=0.0)
     frame = small_renderer.render(pose)
     jpg = write_frame(frame, tmp_path, "frame_0001", jpeg_quality=80)
@@ -289,11 +309,27 @@ def test_camera_underground_is_refused(small_renderer: FrameRenderer, big_world:
         small_renderer.render(_pose(big_world, 0.0, 0.0, 0.1, 0.0, -45.0))
 
 
-def test_cli_render_writes_a_dataset(tmp_path: Path, big_world: World, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_render_writes_a_dataset(
+    tmp_path: Path, big_world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
     save_world(big_world, tmp_path / "world")
     parser = argparse.ArgumentParser(prog="michimori sim")
     add_parser(parser.add_subparsers())
-    args = parser.parse_args(["render", "--world", str(tmp_path / "world"), "--out", str(tmp_path / "ds"), "--count", "2", "--size", "320x180", "--seed", "3"])
+    args = parser.parse_args(
+        [
+            "render",
+            "--world",
+            str(tmp_path / "world"),
+            "--out",
+            str(tmp_path / "ds"),
+            "--count",
+            "2",
+            "--size",
+            "320x180",
+            "--seed",
+            "3",
+        ]
+    )
     assert args.func(args) == 0
     assert len(list((tmp_path / "ds" / "frames").glob("*.jpg"))) == 2
     assert len(list((tmp_path / "ds" / "frames").glob("*.txt"))) == 2

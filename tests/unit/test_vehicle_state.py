@@ -15,6 +15,7 @@ import pytest
 from pymavlink.dialects.v20 import ardupilotmega as mavlink2
 
 from firmware_sim.vehicle import (
+    Endpoint,
     FaultKind,
     FaultSpec,
     HomePosition,
@@ -24,7 +25,9 @@ from firmware_sim.vehicle import (
     SimVehicle,
     StatusText,
     VehicleConfig,
+    VehicleConfigError,
 )
+from firmware_sim.vehicle._config import parse_param_override
 from inspection.geo import LocalFrame, haversine_m
 
 m = mavlink2
@@ -571,3 +574,138 @@ def test_step_rejects_negative_time() -> None:
     v = SimVehicle()
     with pytest.raises(ValueError, match="dt_s"):
         v.step(-1.0)
+
+
+def test_wind_drifts_a_vehicle_without_position_hold_and_tilts_it_into_the_wind() -> None:
+    # Wind from the west (270 deg) at 5 m/s blows the vehicle east.
+    v, gcs = vehicle(param_overrides=(("SIM_WIND_SPD", 5.0), ("SIM_WIND_DIR", 270.0)))
+    fly_guided_to(gcs, 10)
+    e0 = FRAME.to_enu(*v.position()[:2], 0.0)[0]
+    gcs.run(10)
+    held = FRAME.to_enu(*v.position()[:2], 0.0)[0]
+    assert abs(held - e0) < 1.0  # GUIDED holds position (small residual offset)
+    assert gcs.set_mode(Mode.ALT_HOLD) == m.MAV_RESULT_ACCEPTED
+    gcs.run(10)
+    drifted = FRAME.to_enu(*v.position()[:2], 0.0)[0]
+    assert drifted - held > 30  # ~5 m/s for ~10 s, after levelling out
+    assert gcs.last("VFR_HUD").groundspeed == pytest.approx(5.0, abs=0.3)
+    assert v.alt_rel_m == pytest.approx(10, abs=0.5)
+    assert gcs.set_mode(Mode.LOITER) == m.MAV_RESULT_ACCEPTED
+    gcs.run(10)
+    # Holding against a west wind means leaning west: the nose points east (heading 90), so
+    # that is pitching up (nose up, positive pitch).
+    assert gcs.last("ATTITUDE").pitch > math.radians(2)
+    assert gcs.last("WIND").speed == pytest.approx(5.0)
+
+
+def test_condition_yaw_and_set_mode_message() -> None:
+    v, gcs = vehicle()
+    fly_guided_to(gcs, 10)
+    assert gcs.command(m.MAV_CMD_CONDITION_YAW, 200, 30, 1, 0).result == m.MAV_RESULT_ACCEPTED
+    assert gcs.run(10, until=lambda: abs(v.autopilot.airframe.yaw_deg - 200) < 0.5)
+    gcs.send(gcs.mav.set_mode_encode(1, m.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, Mode.RTL))
+    assert gcs.last("COMMAND_ACK").command == m.MAVLINK_MSG_ID_SET_MODE
+    assert v.mode is Mode.RTL
+
+
+def test_mission_request_int_when_configured() -> None:
+    _, gcs = vehicle(mission_request_int=True)
+    assert gcs.upload(square_mission()) == m.MAV_MISSION_ACCEPTED
+    assert gcs.of_type("MISSION_REQUEST_INT") and not gcs.of_type("MISSION_REQUEST")
+
+
+# -- configuration --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "error"),
+    [
+        ("35.5,139.5", HomePosition(lat_deg=35.5, lon_deg=139.5), None),
+        (
+            "35.5,139.5,12,370",
+            HomePosition(lat_deg=35.5, lon_deg=139.5, alt_m=12, heading_deg=10),
+            None,
+        ),
+        ("35.5", None, "--home"),
+        ("35.5,abc", None, "not a number"),
+        ("95,139", None, "lat_deg"),
+        ("35,139,nan", None, "finite"),
+    ],
+)
+def test_home_parsing(text: str, expected: HomePosition | None, error: str | None) -> None:
+    if error:
+        with pytest.raises(VehicleConfigError, match=error):
+            HomePosition.parse(text)
+    else:
+        assert HomePosition.parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "error"),
+    [
+        ("gps-loss@120", FaultSpec(kind=FaultKind.GPS_LOSS, at_s=120), None),
+        ("link-loss@60:10", FaultSpec(kind=FaultKind.LINK_LOSS, at_s=60, duration_s=10), None),
+        ("low-battery@90", FaultSpec(kind=FaultKind.LOW_BATTERY, at_s=90), None),
+        ("low-battery@90:5", None, "instantaneous"),
+        ("gps-loss", None, "KIND@AT_S"),
+        ("meteor@1", None, "unknown fault"),
+        ("gps-loss@-1", None, ">= 0"),
+        ("link-loss@1:0", None, "> 0"),
+    ],
+)
+def test_fault_parsing(text: str, expected: FaultSpec | None, error: str | None) -> None:
+    if error:
+        with pytest.raises(VehicleConfigError, match=error):
+            FaultSpec.parse(text)
+    else:
+        assert FaultSpec.parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "error"),
+    [
+        ("udp:127.0.0.1:14550", Endpoint(scheme="udp", host="127.0.0.1", port=14550), None),
+        ("udpout:10.0.0.5:14550", Endpoint(scheme="udp", host="10.0.0.5", port=14550), None),
+        ("tcp:0.0.0.0:5760", Endpoint(scheme="tcp", host="0.0.0.0", port=5760), None),
+        ("serial:/dev/ttyS0:57600", None, "scheme"),
+        ("udp:127.0.0.1", None, "udp:HOST:PORT"),
+        ("udp:127.0.0.1:99999", None, "port"),
+    ],
+)
+def test_endpoint_parsing(text: str, expected: Endpoint | None, error: str | None) -> None:
+    if error:
+        with pytest.raises(VehicleConfigError, match=error):
+            Endpoint.parse(text)
+    else:
+        assert Endpoint.parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "error"),
+    [
+        ("SIM_WIND_SPD=5", ("SIM_WIND_SPD", 5.0), None),
+        ("wpnav_speed = 800", ("WPNAV_SPEED", 800.0), None),
+        ("NOPE=1", None, "unknown parameter"),
+        ("RTL_ALT", None, "NAME=VALUE"),
+        ("RTL_ALT=inf", None, "finite"),
+    ],
+)
+def test_param_override_parsing(
+    text: str, expected: tuple[str, float] | None, error: str | None
+) -> None:
+    if error:
+        with pytest.raises(VehicleConfigError, match=error):
+            parse_param_override(text)
+    else:
+        assert parse_param_override(text) == expected
+
+
+def test_injected_link_loss_uses_the_real_gcs_timeout_even_when_sped_up() -> None:
+    # Under speedup the heartbeat timeout is stretched (heartbeats are wall-clock paced), but an
+    # injected link loss is exact: RTL follows FS_GCS_TIMEOUT (5 s) of simulated time.
+    v, gcs = vehicle(gcs_timeout_scale=20.0)
+    fly_guided_to(gcs, 10)
+    v.inject_fault(FaultKind.LINK_LOSS)
+    t0 = v.time_s
+    assert gcs.run(10, until=lambda: v.mode is Mode.RTL)
+    assert 5.0 <= v.time_s - t0 <= 5.5

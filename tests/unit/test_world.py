@@ -29,7 +29,7 @@ from firmware_sim.world import (
 from firmware_sim.world.cli import add_parser
 
 
-def _line(coords: list[list[float]]) -> dict[str, Any]:
+def _line(coords: list[Any]) -> dict[str, Any]:
     return {"type": "LineString", "coordinates": coords}
 
 
@@ -70,11 +70,18 @@ def test_shipped_corridor_is_about_one_km_in_utsunomiya() -> None:
         ),
         (_line([[139.898, 36.559], [139.896, 36.559], [139.897, 36.559]]), "doubles back"),
         (
-            {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": _line(STRAIGHT)}] * 2},
+            {
+                "type": "FeatureCollection",
+                "features": [{"type": "Feature", "geometry": _line(STRAIGHT)}] * 2,
+            },
             "exactly one LineString",
         ),
         (
-            {"type": "Feature", "properties": {"lanes_per_direction": "two"}, "geometry": _line(STRAIGHT)},
+            {
+                "type": "Feature",
+                "properties": {"lanes_per_direction": "two"},
+                "geometry": _line(STRAIGHT),
+            },
             "must be a number",
         ),
     ],
@@ -123,7 +130,11 @@ def test_world_has_all_kinds_and_defect_types(world: World) -> None:
     assert all(i.startswith("UTSUNOMIYA-ODORI-") for i in ids)
     for f in world.fixtures:
         g = f.geometry
-        expected = {"sign": SignGeometry, "light_pole": LightPoleGeometry, "guardrail": GuardrailGeometry}
+        expected = {
+            "sign": SignGeometry,
+            "light_pole": LightPoleGeometry,
+            "guardrail": GuardrailGeometry,
+        }
         assert isinstance(g, expected[f.kind])
         for d in f.defects:
             assert d.defect_id.startswith(f.asset_id)
@@ -150,7 +161,17 @@ def test_geojson_round_trip(tmp_path: Path, world: World) -> None:
     fixture = next(f for f in doc["features"] if f["properties"].get("kind") == "guardrail")
     assert fixture["geometry"]["type"] == "LineString"
     props = fixture["properties"]
-    for key in ("asset_id", "class_id", "lat_deg", "lon_deg", "dimensions", "heading_deg", "tilt_deg", "defects", "mlit"):
+    for key in (
+        "asset_id",
+        "class_id",
+        "lat_deg",
+        "lon_deg",
+        "dimensions",
+        "heading_deg",
+        "tilt_deg",
+        "defects",
+        "mlit",
+    ):
         assert key in props
     assert props["mlit"]["expected_grade"] in ("I", "II", "III", "IV")
 
@@ -161,10 +182,15 @@ def test_geojson_round_trip(tmp_path: Path, world: World) -> None:
         (lambda d: d["properties"].update(schema="other/9"), "schema"),
         (lambda d: d["features"].pop(0), "one corridor"),
         (lambda d: d["features"][1]["properties"].pop("kind"), "missing property 'kind'"),
-        (lambda d: d["features"][1]["properties"]["dimensions"].update(pole_height_m=-1), "positive"),
+        (
+            lambda d: d["features"][1]["properties"]["dimensions"].update(pole_height_m=-1),
+            "positive",
+        ),
     ],
 )
-def test_damaged_world_files_are_rejected(tmp_path: Path, world: World, mutate: Any, message: str) -> None:
+def test_damaged_world_files_are_rejected(
+    tmp_path: Path, world: World, mutate: Any, message: str
+) -> None:
     doc = world_to_geojson(world)
     mutate(doc)
     path = tmp_path / "world.geojson"
@@ -185,8 +211,9 @@ def test_expected_grade_rules(world: World) -> None:
 
 def test_cli_world_writes_geojson(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     parser = argparse.ArgumentParser(prog="michimori sim")
-    add_parser(parser.add_subparsers())
-    help_text = parser._subparsers._group_actions[0].choices["world"].format_help()  # type: ignore[union-attr]
+    sub = parser.add_subparsers()
+    add_parser(sub)
+    help_text = sub.choices["world"].format_help()
     assert "michimori sim world --seed 7 --out out/world" in help_text
     args = parser.parse_args(["world", "--seed", "5", "--out", str(tmp_path / "out")])
     assert args.func(args) == 0
