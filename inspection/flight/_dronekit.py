@@ -24,7 +24,12 @@ from typing import Any
 from ._exceptions import FlightError, FlightTimeout
 from ._link import MessageCallback, VehicleSnapshot
 
-__all__ = ["DronekitLink", "connect_vehicle", "split_connection_string"]
+__all__ = [
+    "DronekitLink",
+    "check_connection_string",
+    "connect_vehicle",
+    "split_connection_string",
+]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +46,30 @@ def split_connection_string(text: str) -> tuple[str, int | None]:
     if sep and tail.strip().isdigit() and head:
         return head.strip(), int(tail)
     return text.strip(), None
+
+
+_NETWORK_SCHEMES = ("udp", "udpin", "udpout", "udpbcast", "tcp", "tcpin")
+# Closing dronekit waits for its send queue to drain; a dead link must not hang the command.
+_CLOSE_TIMEOUT_S = 5.0
+
+
+def check_connection_string(text: str) -> None:
+    """Raise ValueError unless `text` is SCHEME:HOST:PORT or a serial DEVICE[,BAUD]."""
+    scheme, sep, rest = text.partition(":")
+    if sep and scheme in _NETWORK_SCHEMES:
+        host, sep2, port = rest.rpartition(":")
+        if not (sep2 and host and port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError(
+                f"{text!r}: expected {scheme}:HOST:PORT, e.g. {scheme}:127.0.0.1:14550"
+            )
+        return
+    device, baud = split_connection_string(text)
+    if sep and not device.startswith(("/", "COM")) and ":" in device:
+        raise ValueError(
+            f"{text!r}: unknown scheme {scheme!r}; use udp:, udpout:, tcp: or a serial device"
+        )
+    if not device or (baud is not None and baud <= 0):
+        raise ValueError(f"{text!r}: expected a serial DEVICE[,BAUD], e.g. /dev/ttyUSB0,57600")
 
 
 def _prepare_mavlink2() -> None:
@@ -102,7 +131,7 @@ def connect_vehicle(connection: str, *, timeout_s: float) -> DronekitLink:
             source_system=_GCS_SYSTEM_ID,
             vehicle_class=_timed_vehicle_class(deadline),
         )
-    except (dronekit.APIException, OSError, ValueError) as exc:
+    except dronekit.APIException as exc:
         raise FlightTimeout(
             f"could not connect to a vehicle at {connection!r} within {timeout_s:g} s "
             f"({exc}); check the address (udp: listens, udpout:/tcp: connect), that the "
@@ -110,6 +139,12 @@ def connect_vehicle(connection: str, *, timeout_s: float) -> DronekitLink:
             stage="connect",
             waited_for="heartbeat",
             timeout_s=timeout_s,
+        ) from exc
+    except (OSError, ValueError) as exc:
+        raise FlightError(
+            f"could not connect to a vehicle at {connection!r}: cannot open the link ({exc}); "
+            "check the address and port, or the serial device and its permissions",
+            stage="connect",
         ) from exc
     link = DronekitLink(vehicle, connection)
     remaining = max(1.0, deadline - time.monotonic())
@@ -201,9 +236,25 @@ class DronekitLink:
         if self._closed:
             return
         self._closed = True
-        try:
-            self._v.close()
-        except OSError as exc:
+        errors: list[BaseException] = []
+
+        def close_vehicle() -> None:
+            try:
+                self._v.close()
+            except (OSError, RuntimeError) as exc:
+                errors.append(exc)
+
+        closer = threading.Thread(target=close_vehicle, name="dronekit-close", daemon=True)
+        closer.start()
+        closer.join(_CLOSE_TIMEOUT_S)
+        if closer.is_alive():
+            log.warning(
+                "the link to %s did not close within %g s (its send queue never drained); "
+                "left behind",
+                self._address,
+                _CLOSE_TIMEOUT_S,
+            )
+        for exc in errors:
             log.warning("closing the link to %s: %s", self._address, exc)
 
 

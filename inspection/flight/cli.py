@@ -118,9 +118,11 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from inspection.flight import FlightError, FlightOptions, FlightTimeouts, TerminalProgress, fly
+    from inspection.flight._dronekit import check_connection_string
     from inspection.mission import PlanError, read_plan
 
     try:
+        check_connection_string(args.connect)
         timeouts = FlightTimeouts(
             connect_s=args.connect_timeout,
             armable_s=args.armable_timeout,

@@ -18,6 +18,7 @@ __all__ = [
     "DEFAULT_PARAMS",
     "FootprintInfo",
     "Leg",
+    "LegSide",
     "MissionParams",
     "MissionPlan",
     "PlanLimits",
@@ -25,6 +26,7 @@ __all__ = [
 ]
 
 Side = Literal["left", "right", "both"]
+LegSide = Literal["left", "right"]
 LatLon = tuple[float, float]
 
 
@@ -182,7 +184,7 @@ class FootprintInfo:
 class Leg:
     """One pass along the corridor with the camera on: waypoints and where photos are due."""
 
-    side: Literal["left", "right"]
+    side: LegSide
     waypoints: tuple[LatLon, ...]  # (lat_deg, lon_deg), in flying order
     triggers: tuple[LatLon, ...]  # planned photo positions (distance trigger), in order
     length_m: float

@@ -49,6 +49,7 @@ from ._model import (
     DEFAULT_PARAMS,
     FootprintInfo,
     Leg,
+    LegSide,
     MissionParams,
     MissionPlan,
     PlanLimits,
@@ -117,9 +118,10 @@ def compute_footprint(params: MissionParams) -> FootprintInfo:
 
 def _leg_paths(
     xy: Points, params: MissionParams, run_in_m: float, run_out_m: float, trigger_m: float
-) -> list[tuple[str, Points, float]]:
+) -> list[tuple[LegSide, Points, float]]:
     """(side, path, lateral offset from the centre line, + = left) for each leg."""
     o = params.offset_m
+    raw: list[tuple[LegSide, Points, float]]
     if params.sides == "left":
         raw = [("left", offset_polyline(xy, o), o)]
     elif params.sides == "right":
@@ -213,9 +215,11 @@ def plan_mission(
     legs_xy = _leg_paths(xy, params, run_in, run_out, trigger_m)
     warnings = check_camera_view(fp, params, [lat for _, _, lat in legs_xy])
 
-    # Geofence: the centre line stretched to cover the run-ins, widened past the legs.
+    # Geofence: the centre line stretched past the legs' ends (run-in at the start; run-out plus
+    # up to one trigger distance at the end: less than run_in + D), widened past the legs.
     fence_width = params.offset_m + limits.fence_margin_m
-    fence = buffer_polygon(extend_polyline(xy, run_in, run_in), fence_width)
+    reach = run_in + trigger_m
+    fence = buffer_polygon(extend_polyline(xy, reach, reach), fence_width)
     if not polygon_is_simple(fence):
         fence = convex_hull(np.vstack([fence] + [p for _, p, _ in legs_xy]))
         warnings.append(
@@ -262,7 +266,7 @@ def plan_mission(
         shots = distance_trigger_points(path, trigger_m)
         legs.append(
             Leg(
-                side=side,  # type: ignore[arg-type]
+                side=side,
                 waypoints=_to_latlon(frame, path),
                 triggers=_to_latlon(frame, shots),
                 length_m=float(cumulative_lengths(path)[-1]),

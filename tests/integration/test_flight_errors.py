@@ -91,12 +91,16 @@ def test_unreachable_vehicle(plan_path: Path, tmp_path: Path, scheme: str, kind:
     connection = f"{scheme}:127.0.0.1:{_free_port(kind)}"
     out = tmp_path / "flight"
     started = time.monotonic()
-    with pytest.raises(FlightTimeout) as info:
+    with pytest.raises(FlightError) as info:
         fly(_opts(plan_path, connection, out, timeouts=QUICK))
     elapsed = time.monotonic() - started
     err = info.value
-    assert err.stage == "connect" and err.waited_for == "heartbeat"
+    assert err.stage == "connect"
     assert "could not connect to a vehicle" in str(err) and connection in str(err)
+    if scheme == "tcp":
+        assert "cannot open the link" in str(err) and "refused" in str(err)
+    else:
+        assert isinstance(err, FlightTimeout) and err.waited_for == "heartbeat"
     # pymavlink retries a refused TCP connection 3 times, 1 s apart; UDP waits connect_s.
     assert elapsed < 8.0
     s = _summary(out)
@@ -203,6 +207,16 @@ def test_cli_unreachable_vehicle(
     assert code == 1
     assert "error (connect): could not connect to a vehicle" in err
     assert "summary.json" in err
+
+
+def test_cli_bad_connection_string_is_bad_input(
+    plan_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = _fly_cli(
+        "--plan", str(plan_path), "--connect", "udp:127.0.0.1", "--out", str(tmp_path / "f")
+    )
+    assert code == 2
+    assert "expected udp:HOST:PORT" in capsys.readouterr().err
 
 
 def test_cli_bad_plan_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from pymavlink import mavutil
 
-from firmware_sim.vehicle import HomePosition, Mode, PhotoTaken, SimVehicleServer
+from firmware_sim.vehicle import HomePosition, Mode, PhotoTaken, SimVehicle, SimVehicleServer
 
 pytestmark = pytest.mark.integration
 
@@ -203,7 +203,7 @@ def test_dronekit_connects_uploads_and_flies(server: SimVehicleServer) -> None:
     host, port = server.address
     vehicle = connect(f"udpout:{host}:{port}", wait_ready=True, timeout=20, heartbeat_timeout=10)
     try:
-        assert vehicle.mode.name == "STABILIZE"
+        assert vehicle.mode is not None and vehicle.mode.name == "STABILIZE"
         assert vehicle.parameters["WPNAV_SPEED"] == 500
         vehicle.wait_ready("autopilot_version", timeout=10)
         assert str(vehicle.version) == "APM:Copter-4.5.7"
@@ -355,7 +355,11 @@ def test_frames_rendered_for_every_photo_from_the_world(tmp_path: Path) -> None:
                 conn.mav.command_long_send(
                     1, 1, m.MAV_CMD_DO_DIGICAM_CONTROL, 0, 0, 0, 0, 0, 1, 0, 0
                 )
-                assert srv.wait_for(lambda v, n=n: v.photo_count >= n, timeout_s=5)
+
+                def taken(v: SimVehicle, n: int = n) -> bool:
+                    return v.photo_count >= n
+
+                assert srv.wait_for(taken, timeout_s=5)
         finally:
             conn.close()
     # close() finished the queued frames: one JPEG with its sidecars per photo.

@@ -20,7 +20,7 @@ from inspection.flight import (
     match_to_plan,
     record_from_feedback,
 )
-from inspection.flight._dronekit import split_connection_string
+from inspection.flight._dronekit import check_connection_string, split_connection_string
 from inspection.geo import destination
 from inspection.mission import MissionItem, home_item
 
@@ -254,6 +254,36 @@ def test_flight_log_does_not_change_the_console(tmp_path: Path) -> None:
 )
 def test_connection_strings(text: str, expected: tuple[str, int | None]) -> None:
     assert split_connection_string(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "udp:127.0.0.1:14550",
+        "udpout:10.0.0.2:14560",
+        "tcp:localhost:5760",
+        "/dev/ttyUSB0,57600",
+        "/dev/ttyACM0",
+        "COM4,115200",
+    ],
+)
+def test_good_connection_strings(text: str) -> None:
+    check_connection_string(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("udp:127.0.0.1", "expected udp:HOST:PORT"),
+        ("udpout:host:port", "expected udpout:HOST:PORT"),
+        ("tcp:127.0.0.1:70000", "expected tcp:HOST:PORT"),
+        ("http://x:1", "unknown scheme 'http'"),
+        ("", "serial DEVICE"),
+    ],
+)
+def test_bad_connection_strings(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        check_connection_string(text)
 
 
 def test_timeouts_validate() -> None:

@@ -44,6 +44,7 @@ from inspection.mission._mavlink_items import (
     MAV_CMD_NAV_TAKEOFF,
     MAV_CMD_NAV_WAYPOINT,
 )
+from inspection.mission._model import Side
 
 LAT0, LON0 = 36.5590, 139.8980  # Utsunomiya, near the shipped example corridor
 EXAMPLE = (
@@ -274,9 +275,9 @@ def test_distance_trigger_follows_ardupilot_rule() -> None:
 @pytest.mark.parametrize(
     ("sides", "lateral"), [("left", [12.0]), ("right", [-12.0]), ("both", [12.0, -12.0])]
 )
-def test_legs_fly_beside_the_corridor(sides: str, lateral: list[float]) -> None:
+def test_legs_fly_beside_the_corridor(sides: Side, lateral: list[float]) -> None:
     corridor = _straight(400.0, bearing=90.0)  # eastwards: left = north
-    plan = plan_mission(corridor, MissionParams(sides=sides, offset_m=12.0))  # type: ignore[arg-type]
+    plan = plan_mission(corridor, MissionParams(sides=sides, offset_m=12.0))
     assert [leg.side for leg in plan.legs] == (["left", "right"] if sides == "both" else [sides])
     for leg, lat_off in zip(plan.legs, lateral, strict=True):
         wps = _enu(corridor, leg.waypoints)
@@ -337,7 +338,7 @@ def test_geofence_holds_the_route() -> None:
     assert point_in_polygon(_enu(corridor, (plan.home,))[0], fence)
     # The fence hugs the corridor: no vertex farther than offset + margin + run-in.
     xy = corridor.enu()
-    reach = 12.0 + 15.0 + plan.footprint.centre_m + plan.trigger_distance_m
+    reach = 12.0 + 15.0 + plan.footprint.centre_m + 2 * plan.trigger_distance_m
     assert max(distance_to_polyline(p, xy) for p in fence) <= reach * 1.5
 
 
@@ -562,3 +563,14 @@ def test_cli_bad_input_exits_2(
     assert _plan_cli("--corridor", str(path), "--out", str(out), *extra) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("alt", "pitch"), [(30.0, -90.0), (120.0, -90.0), (100.0, -50.0)])
+def test_own_legs_always_inside_own_fence(alt: float, pitch: float) -> None:
+    """Long trigger distances (high, nadir) stretch legs past the corridor ends: the fence
+    must follow, or the planner would reject its own route."""
+    corridor = _straight(600.0, bearing=45.0)
+    plan = plan_mission(corridor, MissionParams(alt_m=alt, gimbal_pitch_deg=pitch, speed_m_s=5))
+    fence = _enu(corridor, plan.geofence)
+    for leg in plan.legs:
+        assert all(point_in_polygon(p, fence) for p in _enu(corridor, leg.waypoints))

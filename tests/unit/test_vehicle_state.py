@@ -123,15 +123,20 @@ class FakeGcs:
         raise AssertionError("upload did not finish")
 
 
-def item(command: int, *, e: float = 0, n: float = 0, z: float = 0, p: tuple[float, ...] = ()):
+MissionRow = tuple[int, int, int, int, float, float, float, float, int, int, float]
+
+
+def item(
+    command: int, *, e: float = 0, n: float = 0, z: float = 0, p: tuple[float, ...] = ()
+) -> MissionRow:
     """(frame, command, current, autocontinue, p1..p4, x, y, z) for MISSION_ITEM_INT."""
-    params = [*p, *([0.0] * (4 - len(p)))]
+    p1, p2, p3, p4 = [*p, *([0.0] * (4 - len(p)))]
     if e or n:
         lat, lon = latlon(e, n)
         x, y = round(lat * 1e7), round(lon * 1e7)
     else:
         x = y = 0
-    return (REL_INT, command, 0, 1, *params, x, y, float(z))
+    return (REL_INT, command, 0, 1, p1, p2, p3, p4, x, y, float(z))
 
 
 HOME_SLOT = (m.MAV_FRAME_GLOBAL, m.MAV_CMD_NAV_WAYPOINT, 0, 1, 0, 0, 0, 0, 0, 0, 0.0)
