@@ -83,32 +83,43 @@ def add_parser(subparsers: Any) -> None:
         help="photo vs planned trigger point distance counted as on plan (default 5)",
     )
     t = p.add_argument_group("timeouts (seconds)")
-    t.add_argument("--connect-timeout", type=float, default=30.0)
+    t.add_argument("--connect-timeout", metavar="S", type=float, default=30.0)
     t.add_argument(
-        "--armable-timeout", type=float, default=120.0, help="for GPS fix and EKF (default 120)"
+        "--armable-timeout",
+        metavar="S",
+        type=float,
+        default=120.0,
+        help="for GPS fix and EKF (default 120)",
     )
-    t.add_argument("--mode-timeout", type=float, default=10.0)
-    t.add_argument("--upload-timeout", type=float, default=60.0)
-    t.add_argument("--arm-timeout", type=float, default=15.0)
-    t.add_argument("--takeoff-timeout", type=float, default=90.0)
+    t.add_argument("--mode-timeout", metavar="S", type=float, default=10.0)
+    t.add_argument("--upload-timeout", metavar="S", type=float, default=60.0)
+    t.add_argument("--arm-timeout", metavar="S", type=float, default=15.0)
+    t.add_argument("--takeoff-timeout", metavar="S", type=float, default=90.0)
     t.add_argument(
         "--stall-timeout",
+        metavar="S",
         type=float,
         default=60.0,
         help="no movement and no new mission item (default 60)",
     )
     t.add_argument(
-        "--link-timeout", type=float, default=15.0, help="no heartbeat: link lost (default 15)"
+        "--link-timeout",
+        metavar="S",
+        type=float,
+        default=15.0,
+        help="no heartbeat: link lost (default 15)",
     )
     t.add_argument(
         "--total-timeout",
+        metavar="S",
         type=float,
         default=None,
         help="take-off to landing (default: twice the plan's estimate + 300)",
     )
-    t.add_argument("--land-timeout", type=float, default=300.0)
+    t.add_argument("--land-timeout", metavar="S", type=float, default=300.0)
     t.add_argument(
         "--collect-timeout",
+        metavar="S",
         type=float,
         default=60.0,
         help="for photo files to appear in --photos-from (default 60)",

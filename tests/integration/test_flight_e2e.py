@@ -24,8 +24,7 @@ from typing import Any
 
 import pytest
 
-from firmware_sim.vehicle import HomePosition
-from firmware_sim.vehicle._server import SimVehicleServer
+from firmware_sim.vehicle import HomePosition, SimVehicleServer
 from firmware_sim.world import DEFAULT_CORRIDOR, generate_world, save_world
 from firmware_sim.world import load_corridor as load_world_corridor
 from inspection.flight import FlightOptions, FlightTimeouts, fly

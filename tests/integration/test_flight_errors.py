@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 
-from firmware_sim.vehicle import FaultKind, FaultSpec, HomePosition
-from firmware_sim.vehicle._server import SimVehicleServer
+from firmware_sim.vehicle import FaultKind, FaultSpec, HomePosition, SimVehicleServer
 from inspection.flight import (
     FlightError,
     FlightOptions,
