@@ -75,7 +75,7 @@ class AgentStats:
     connected: bool
 
 
-def link_settings(cfg: EdgeConfig) -> LinkSettings:
+def link_settings(cfg: EdgeConfig, *, clean_first: bool = False) -> LinkSettings:
     b = cfg.mqtt
     tls = b.tls
     return LinkSettings(
@@ -96,6 +96,7 @@ def link_settings(cfg: EdgeConfig) -> LinkSettings:
         key_file=tls.key_file if tls else None,
         subscriptions=(topic(cfg.device.site, cfg.device.device, Kind.CONFIRM, root=b.topic_root),),
         seed=cfg.hardware.seed,
+        clean_first=clean_first,
     )
 
 
@@ -157,6 +158,7 @@ class Agent:
         self._sampling = True
         self._next_status_s = 0.0
         self._next_expiry_s = 0.0
+        self._next_tick_s = 0.0
         self._rsrp_dbm: float | None = None
         self._generated = 0
         self._confirmed = 0
@@ -206,7 +208,11 @@ class Agent:
             )
         )
         q.commit()
-        self._link = self._link_factory(link_settings(cfg), self._will, self._on_link_event)
+        # A fresh queue restarts its seqs at 0. Confirms that an old incarnation of this device
+        # left queued in its broker session would name those seqs and delete samples the
+        # ingest never saw, so the first session starts clean.
+        settings = link_settings(cfg, clean_first=q.fresh)
+        self._link = self._link_factory(settings, self._will, self._on_link_event)
         self._link.start()
 
     def stop_sampling(self) -> None:
@@ -292,8 +298,9 @@ class Agent:
             except queue.Empty:
                 break
             self._handle(ev, now_s)
-        if self._sampling:
+        if self._sampling and now_s >= self._next_tick_s:
             assert self._sampler is not None
+            self._next_tick_s = now_s + self.cfg.agent.tick_s
             for item in self._sampler.poll(now_s):
                 if isinstance(item, Reading):
                     self._append_reading(item, now_s)
@@ -328,7 +335,7 @@ class Agent:
         t: float = self._next_expiry_s
         if self._sampling:
             assert self._sampler is not None
-            t = min(t, self._sampler.next_s())
+            t = min(t, max(self._sampler.next_s(), self._next_tick_s))
         if self._window.epoch is not None:
             t = min(t, self._next_status_s)
         return min(t, self._window.next_s(now_s))
@@ -346,7 +353,7 @@ class Agent:
         q = self.queue
         ts = self._stamp()
         seq = q.next_seq()
-        q.append(seq, Lane.BULK, BODY_ENCODER.encode(Sample(seq, ts, r.sensor, r.fields)))
+        q.append(seq, Lane.BULK, ts, BODY_ENCODER.encode(Sample(seq, ts, r.sensor, r.fields)))
         self._generated += 1
         self._window.bulk_appended(now_s)
         if r.sensor == "link":
@@ -360,7 +367,8 @@ class Agent:
         seq = q.next_seq()
         fields: dict[str, FieldValue] = dict(draft.fields)
         ev = Event(seq, ts, draft.kind, draft.severity, safe_text(draft.message), fields)
-        q.append(seq, Lane.EVENT, BODY_ENCODER.encode(ev))
+        q.append(seq, Lane.EVENT, ts, BODY_ENCODER.encode(ev))
+        self._window.event_appended()
         self._generated += 1
         if draft.severity in ("alert", "critical"):
             log.warning("%s: %s", draft.kind, draft.message)

@@ -58,30 +58,37 @@ class ClockGuard:
 class Schedule:
     """Per-sensor sampling times on the monotonic clock.
 
-    A sensor that is late by less than one interval keeps its slots (the average rate holds);
-    one that is further behind skips to now, rather than reading in a burst to catch up.
+    A sensor with several slots due at once (it is faster than the agent's tick) is read once
+    per slot, so the average rate holds; one more than ``max_catch_up`` slots behind (the
+    device was suspended, the disk stalled) skips to now instead of reading in a burst.
     """
 
-    def __init__(self, intervals_s: Mapping[str, float], *, start_s: float) -> None:
+    def __init__(
+        self, intervals_s: Mapping[str, float], *, start_s: float, max_catch_up: int = 4
+    ) -> None:
         for name, iv in intervals_s.items():
             if not iv > 0:
                 raise ValueError(f"sensor {name!r}: interval must be > 0 s, got {iv}")
         self._interval = dict(intervals_s)
         self._due = dict.fromkeys(intervals_s, start_s)
+        self._max_catch_up = max_catch_up
         self.skipped = 0
 
     def due(self, now_s: float) -> list[str]:
-        """The sensors to read now; their next times are advanced."""
+        """The sensors to read now, once per due slot; their next times are advanced."""
         out = []
         for name, due in self._due.items():
-            if due <= now_s:
+            if due > now_s:
+                continue
+            iv = self._interval[name]
+            slots = int((now_s - due) // iv) + 1
+            if slots > self._max_catch_up:
+                self.skipped += slots - 1
                 out.append(name)
-                iv = self._interval[name]
-                nxt = due + iv
-                if nxt <= now_s - iv:
-                    self.skipped += int((now_s - nxt) // iv) + 1
-                    nxt = now_s + iv
-                self._due[name] = nxt
+                self._due[name] = now_s + iv
+            else:
+                out.extend([name] * slots)
+                self._due[name] = due + slots * iv
         return out
 
     def next_s(self) -> float:

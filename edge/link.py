@@ -70,6 +70,8 @@ class LinkSettings:
     cert_file: Path | None = None
     key_file: Path | None = None
     subscriptions: tuple[str, ...] = ()  # QoS 1, renewed on every connect
+    # Start the first session clean (a new queue file: old confirms would name reused seqs).
+    clean_first: bool = False
     seed: int | None = None  # jitter; fixed in tests
 
     def __post_init__(self) -> None:
@@ -192,6 +194,7 @@ class MqttLink:
         self._up_since = 0.0
         self._refusal: str | None = None
         self._last_failure = ""
+        self._clean_next = settings.clean_first
         self._check_files()
 
     def _check_files(self) -> None:
@@ -291,7 +294,7 @@ class MqttLink:
                     s.host,
                     s.port,
                     keepalive=s.keepalive_s,
-                    clean_start=False,
+                    clean_start=self._clean_next,
                     properties=self._connect_props(),
                 )
             except (OSError, ssl.SSLError, LinkError) as exc:
@@ -395,6 +398,7 @@ class MqttLink:
             return
         self._refusal = None
         self._fail_logged = 0
+        self._clean_next = False
         rmax = getattr(props, "ReceiveMaximum", None) or 65535
         with self._lock:
             if epoch != self._epoch:

@@ -81,6 +81,8 @@ class PublishWindow:
         # When pending telemetry must go out even if the message is not full; None: none pending.
         self._bulk_due: float | None = None
         self._bulk_fresh = 0
+        # Are there pending events? Saves a SELECT per tick when (nearly always) there are none.
+        self._events_due = True
 
     # -- what happened -----------------------------------------------------------------------
 
@@ -92,6 +94,7 @@ class PublishWindow:
         self._window = max(1, min(self._max_inflight, receive_maximum - 1))
         self._blocked_until = {Lane.EVENT: 0.0, Lane.BULK: 0.0}
         self._bulk_due = now_s
+        self._events_due = True
 
     def disconnected(self, epoch: int) -> None:
         if epoch == self.epoch:
@@ -103,9 +106,13 @@ class PublishWindow:
         if self._bulk_due is None:
             self._bulk_due = now_s + self._linger_s
 
+    def event_appended(self) -> None:
+        self._events_due = True
+
     def resend_now(self, now_s: float) -> None:
         """Rows went back to PENDING (confirm overdue, restart): publish them without waiting."""
         self._bulk_due = now_s
+        self._events_due = True
 
     def status_sent(self, mid: int) -> None:
         self._status_mids.add(mid)
@@ -123,15 +130,20 @@ class PublishWindow:
         sent = 0
         for lane in (Lane.EVENT, Lane.BULK):
             while len(self._inflight) < self._window and now_s >= self._blocked_until[lane]:
+                if lane is Lane.EVENT and not self._events_due:
+                    break
                 if lane is Lane.BULK:
                     if self._bulk_due is None:
                         break
                     if linger and now_s < self._bulk_due and self._bulk_fresh < self._batch:
                         break
                 rows = q.take(lane, self._batch)
-                if lane is Lane.BULK and len(rows) < self._batch:
-                    self._bulk_due = None  # everything pending is in this message
-                    self._bulk_fresh = 0
+                if len(rows) < self._batch:  # everything pending is in this message
+                    if lane is Lane.BULK:
+                        self._bulk_due = None
+                        self._bulk_fresh = 0
+                    else:
+                        self._events_due = False
                 if not rows:
                     break
                 if not self._send(lane, rows, q, link):
@@ -176,6 +188,8 @@ class PublishWindow:
             self._refusals[lane] = 0
             return
         q.mark_pending(seqs)
+        if lane is Lane.EVENT:
+            self._events_due = True
         n = self._refusals[lane]
         self._refusals[lane] = n + 1
         delay = backoff_delay_s(n, min_s=REFUSED_MIN_S, max_s=REFUSED_MAX_S, rng=self._rng)

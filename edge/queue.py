@@ -65,6 +65,7 @@ CREATE TABLE IF NOT EXISTS queue (
     state    INTEGER NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 0,
     sent_at  REAL,                  -- agent's monotonic clock when the PUBACK came
+    ts_ns    INTEGER NOT NULL,      -- the device timestamp inside body
     body     BLOB NOT NULL          -- the msgpack-encoded wire Sample or Event
 );
 CREATE INDEX IF NOT EXISTS queue_state_lane_seq ON queue (state, lane, seq);
@@ -98,8 +99,11 @@ class DiskQueue:
             os.close(self._lock_fd)
             raise
         self._in_txn = False
+        self._meta_dirty = False
         self._quota_warned_events = False
         meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        # A new (or replaced) queue file starts its seqs at 0 again: see Agent.start().
+        self.fresh = not meta and self._db.execute("SELECT 1 FROM queue LIMIT 1").fetchone() is None
         self._next_seq = int(meta.get("next_seq", 0))
         self._dropped_total = int(meta.get("dropped_total", 0))
         self._last_ts_ns = int(meta.get("last_ts_ns", 0))
@@ -110,10 +114,12 @@ class DiskQueue:
         ):
             self._count[int(lane)] = int(n)
             self._bytes += int(nbytes)
-        top = self._db.execute("SELECT max(seq) FROM queue").fetchone()[0]
-        if top is not None and top >= self._next_seq:
-            # Never reuse a seq, even if the meta row lagged behind (it cannot, but be sure).
-            self._next_seq = int(top) + 1
+        # The meta row is written only with deletions (see commit()); the rows themselves say
+        # how far the seq counter and the clock got since.
+        top_seq, top_ts = self._db.execute("SELECT max(seq), max(ts_ns) FROM queue").fetchone()
+        if top_seq is not None:
+            self._next_seq = max(self._next_seq, int(top_seq) + 1)
+            self._last_ts_ns = max(self._last_ts_ns, int(top_ts))
         # Whatever was in flight or sent before we stopped may never have reached the ingest.
         self._begin()
         self._db.execute("UPDATE queue SET state = 0 WHERE state IN (1, 2)")
@@ -170,16 +176,33 @@ class DiskQueue:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def append(self, seq: int, lane: Lane, body: bytes) -> None:
+    def append(self, seq: int, lane: Lane, ts_ns: int, body: bytes) -> None:
         self._begin()
-        self._db.execute("INSERT INTO queue (seq, lane, body) VALUES (?, ?, ?)", (seq, lane, body))
+        self._db.execute(
+            "INSERT INTO queue (seq, lane, ts_ns, body) VALUES (?, ?, ?, ?)",
+            (seq, lane, ts_ns, body),
+        )
+        if ts_ns > self._last_ts_ns:
+            self._last_ts_ns = ts_ns
         self._count[lane] += 1
         self._bytes += len(body)
 
     def commit(self) -> None:
-        """End the tick's transaction: rows, seq counter and dropped count reach the disk."""
+        """End the tick's transaction: its rows (and counters, if rows were deleted) are on disk.
+
+        The seq counter and last timestamp are also implied by the rows (max(seq), max(ts_ns)),
+        so the meta row only has to be written when rows are deleted; a tick that only appends
+        costs one INSERT per row and the COMMIT.
+        """
         if not self._in_txn:
             return
+        if self._meta_dirty:
+            self._write_meta()
+        self._db.execute("COMMIT")
+        self._in_txn = False
+
+    def _write_meta(self) -> None:
+        self._meta_dirty = False
         self._db.executemany(
             "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
             (
@@ -188,8 +211,6 @@ class DiskQueue:
                 ("last_ts_ns", self._last_ts_ns),
             ),
         )
-        self._db.execute("COMMIT")
-        self._in_txn = False
 
     def _begin(self) -> None:
         if not self._in_txn:
@@ -266,6 +287,7 @@ class DiskQueue:
                 self._count[int(lane)] -= 1
                 self._bytes -= int(nbytes)
                 deleted += 1
+        self._meta_dirty = self._meta_dirty or deleted > 0
         return deleted
 
     def enforce_quota(self) -> int:
@@ -302,6 +324,7 @@ class DiskQueue:
         self._count[Lane.BULK] -= dropped
         self._bytes -= freed
         self._dropped_total += dropped
+        self._meta_dirty = True
         if self._bytes > self.max_bytes and not self._quota_warned_events:
             self._quota_warned_events = True
             log.warning(
@@ -349,6 +372,8 @@ class DiskQueue:
         if self._lock_fd < 0:
             return
         try:
+            self._begin()
+            self._meta_dirty = True
             self.commit()
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._db.close()

@@ -12,6 +12,7 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink2
 
 from firmware_sim.vehicle._autopilot import Autopilot
 from firmware_sim.vehicle._modes import POSITION_MODES, Mode
+from firmware_sim.vehicle._physics import wrap_180
 
 __all__ = ["STREAMED_MESSAGES", "StreamScheduler", "Telemetry"]
 
@@ -330,7 +331,7 @@ class Telemetry:
 
     def _attitude(self) -> Any:
         af = self._ap.airframe
-        yaw = math.radians((af.yaw_deg + 180.0) % 360.0 - 180.0)
+        yaw = math.radians(wrap_180(af.yaw_deg))
         return m.MAVLink_attitude_message(
             self._boot_ms,
             math.radians(af.roll_deg),

@@ -2,7 +2,8 @@
 
 Accepted inputs: a bare LineString geometry, a Feature with a LineString geometry, or a
 FeatureCollection holding exactly one LineString feature. The feature's properties may name the
-corridor (`name`) and override the road cross-section (any `RoadLayout` field).
+corridor (`name`) and override the road cross-section (any `RoadLayout` field). The positions
+go through inspection.mission's corridor check (a vertex drawn twice is merged).
 """
 
 from __future__ import annotations
@@ -15,20 +16,22 @@ from typing import Any
 import numpy as np
 
 from firmware_sim.world._model import Corridor, RoadLayout, WorldError
+from inspection.mission import (
+    MIN_CORRIDOR_LENGTH_M,
+    CorridorError,
+    validate_corridor_coordinates,
+)
 
 __all__ = [
     "MAX_CORRIDOR_LENGTH_M",
-    "MAX_VERTICES",
     "MIN_CORRIDOR_LENGTH_M",
     "corridor_from_geojson",
     "load_corridor",
 ]
 
-# A drone inspection corridor is a street, not a city: under 50 m nothing useful fits (one
-# light-pole spacing is ~35 m), over 20 km it is surely a wrong file or wrong units.
-MIN_CORRIDOR_LENGTH_M = 50.0
+# A drone inspection corridor is a street, not a city: over 20 km it is surely a wrong file or
+# wrong units. (The lower bound, the vertex limit and the geometry checks are inspection's.)
 MAX_CORRIDOR_LENGTH_M = 20_000.0
-MAX_VERTICES = 10_000
 # Two consecutive segments turning by more than this fold back over each other.
 _MAX_TURN_DEG = 170.0
 _ROAD_KEYS = {f for f in RoadLayout.__dataclass_fields__}
@@ -97,81 +100,28 @@ def _linestring_of(doc: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     raise WorldError(f"expected a LineString corridor, got a {kind}")
 
 
-def _check_coordinates(coords: Any) -> list[tuple[float, float]]:
-    if not isinstance(coords, list):
-        raise WorldError('LineString "coordinates" must be an array of [lon, lat] positions')
-    if len(coords) < 2:
-        raise WorldError(f"LineString needs at least 2 positions, got {len(coords)}")
-    if len(coords) > MAX_VERTICES:
-        raise WorldError(f"LineString has {len(coords)} positions, more than {MAX_VERTICES}")
-    out: list[tuple[float, float]] = []
-    for i, pos in enumerate(coords):
-        if (
-            not isinstance(pos, list)
-            or not 2 <= len(pos) <= 3
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pos)
-        ):
-            raise WorldError(f"coordinates[{i}] must be [lon, lat] or [lon, lat, alt], got {pos!r}")
-        lon, lat = float(pos[0]), float(pos[1])
-        if not (math.isfinite(lon) and math.isfinite(lat)):
-            raise WorldError(f"coordinates[{i}] is not finite: {pos!r}")
-        if not -90.0 <= lat <= 90.0:
-            hint = (
-                " (GeoJSON order is [longitude, latitude]; were they swapped?)"
-                if -90.0 <= lon <= 90.0
-                else ""
-            )
-            raise WorldError(f"coordinates[{i}]: latitude {lat} is outside [-90, 90]{hint}")
-        if not -180.0 <= lon <= 180.0:
-            raise WorldError(f"coordinates[{i}]: longitude {lon} is outside [-180, 180]")
-        out.append((lon, lat))
-    return out
+def _check_coordinates(coords: Any) -> tuple[tuple[float, float], ...]:
+    """The shared corridor check of inspection.mission (one rule for what a corridor is, so a
+    world the simulator accepts is one the planner can fly), with its errors as WorldError."""
+    try:
+        return validate_corridor_coordinates(coords)
+    except CorridorError as exc:
+        raise WorldError(exc.detail) from exc
 
 
-def _segments_cross(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> bool:
-    """Whether closed segments ab and cd share a point (collinear overlap included)."""
-
-    def orient(p: np.ndarray, q: np.ndarray, r: np.ndarray) -> float:
-        return float((q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0]))
-
-    def on_segment(p: np.ndarray, q: np.ndarray, r: np.ndarray) -> bool:
-        return bool(
-            min(p[0], q[0]) - 1e-9 <= r[0] <= max(p[0], q[0]) + 1e-9
-            and min(p[1], q[1]) - 1e-9 <= r[1] <= max(p[1], q[1]) + 1e-9
-        )
-
-    eps = 1e-6  # m^2: below this the three points are collinear at survey precision
-    o1, o2 = orient(a, b, c), orient(a, b, d)
-    o3, o4 = orient(c, d, a), orient(c, d, b)
-    if ((o1 > eps and o2 < -eps) or (o1 < -eps and o2 > eps)) and (
-        (o3 > eps and o4 < -eps) or (o3 < -eps and o4 > eps)
-    ):
-        return True
-    return (
-        (abs(o1) <= eps and on_segment(a, b, c))
-        or (abs(o2) <= eps and on_segment(a, b, d))
-        or (abs(o3) <= eps and on_segment(c, d, a))
-        or (abs(o4) <= eps and on_segment(c, d, b))
-    )
-
-
-def _check_shape(corridor: Corridor) -> None:
-    enu = corridor.vertices_enu
-    seg = np.diff(enu, axis=0)
-    lengths = np.linalg.norm(seg, axis=1)
-    for i, length in enumerate(lengths):
-        if length < 0.01:
-            raise WorldError(
-                f"coordinates[{i}] and coordinates[{i + 1}] are the same point "
-                f"({length * 100:.1f} cm apart); remove the duplicate"
-            )
-    total = float(lengths.sum())
-    if not MIN_CORRIDOR_LENGTH_M <= total <= MAX_CORRIDOR_LENGTH_M:
+def _check_road_shape(corridor: Corridor) -> None:
+    """Limits of the synthetic road on top of the shared check: its length and its bends."""
+    total = corridor.length_m
+    if total > MAX_CORRIDOR_LENGTH_M:
         raise WorldError(
             f"corridor length {total:.1f} m is outside the plausible range "
             f"{MIN_CORRIDOR_LENGTH_M:.0f}..{MAX_CORRIDOR_LENGTH_M:.0f} m"
         )
-    unit = seg / lengths[:, None]
+    # The shared check only rejects an exact reversal; a hairpin sharper than _MAX_TURN_DEG
+    # still folds the road's two carriageways and verges over each other, so fixtures placed
+    # beside one leg would stand on the other.
+    seg = np.diff(corridor.vertices_enu, axis=0)
+    unit = seg / np.linalg.norm(seg, axis=1)[:, None]
     for i in range(len(unit) - 1):
         cos_turn = float(np.clip(np.dot(unit[i], unit[i + 1]), -1.0, 1.0))
         turn = math.degrees(math.acos(cos_turn))
@@ -180,14 +130,6 @@ def _check_shape(corridor: Corridor) -> None:
                 f"LineString doubles back on itself at coordinates[{i + 1}] "
                 f"(turns {turn:.0f} degrees)"
             )
-    n = len(seg)
-    for i in range(n):
-        for j in range(i + 2, n):
-            if _segments_cross(enu[i], enu[i + 1], enu[j], enu[j + 1]):
-                raise WorldError(
-                    f"LineString is self-intersecting: segment coordinates[{i}]-[{i + 1}] "
-                    f"crosses segment coordinates[{j}]-[{j + 1}]"
-                )
 
 
 def corridor_from_geojson(
@@ -207,6 +149,6 @@ def corridor_from_geojson(
         road = RoadLayout(**overrides)
     except TypeError as exc:
         raise WorldError(f"road layout properties: {exc}") from exc
-    corridor = Corridor(name=name, vertices_lonlat=tuple(coords))
-    _check_shape(corridor)
+    corridor = Corridor(name=name, vertices_lonlat=coords)
+    _check_road_shape(corridor)
     return corridor, road

@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 # Shorter than this there is nothing to inspect (one light-pole spacing is ~35 m): most likely
-# a typo in the coordinates. Same bound as firmware_sim.world.
+# a typo in the coordinates. firmware_sim.world uses this check and bound too.
 MIN_CORRIDOR_LENGTH_M = 50.0
 # More vertices than this is a traced GPS log, not a centre line; simplify it first (it would
 # also overflow the autopilot's mission storage).

@@ -17,11 +17,13 @@ class PlanError(ValueError):
 
 
 class CorridorError(PlanError):
-    """The corridor input is unusable; `source` names the file (or '<memory>')."""
+    """The corridor input is unusable; `source` names the file (or '<memory>'), `detail` is
+    the message without it (for callers that name the input their own way)."""
 
     def __init__(self, message: str, *, source: str = "<memory>") -> None:
         super().__init__(f"{source}: {message}")
         self.source = source
+        self.detail = message
 
 
 class PlanLimitError(PlanError):

@@ -91,11 +91,16 @@ def find_self_intersection(pts: Points, *, closed: bool = False) -> tuple[int, i
 
 
 def _folds_back(d0: Points, d1: Points, len0: float, len1: float) -> bool:
-    """Whether two consecutive segments are (nearly) collinear and point opposite ways."""
+    """Whether two consecutive segments are (nearly) collinear and point opposite ways.
+
+    "Nearly" is the same length-scaled millimetre tolerance as the crossing tests: a fixed
+    angle would miss a line retraced along a parallel of latitude, which the local frame's
+    curvature bends by a few millionths of a radian.
+    """
     if len0 <= _EPS_M or len1 <= _EPS_M:
         return False
-    sin_angle = abs(float(_cross(d0, d1))) / (len0 * len1)
-    return sin_angle <= 1e-6 and float(np.dot(d0, d1)) < 0.0
+    tol = _EPS_M * (len0 + len1 + 1.0)
+    return abs(float(_cross(d0, d1))) <= tol and float(np.dot(d0, d1)) < 0.0
 
 
 Mask = npt.NDArray[np.bool_]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ def fill(q: DiskQueue, lanes: str, size: int = 100) -> list[int]:
     seqs = []
     for ch in lanes:
         seq = q.next_seq()
-        q.append(seq, Lane.EVENT if ch == "e" else Lane.BULK, bytes([seq % 256]) * size)
+        q.append(seq, Lane.EVENT if ch == "e" else Lane.BULK, 1000 + seq, bytes([seq % 256]) * size)
         seqs.append(seq)
     q.commit()
     return seqs
@@ -155,7 +157,7 @@ def test_seq_and_rows_survive_a_restart_and_seqs_are_never_reused(tmp_path: Path
     seqs = fill(q, "bbe")
     q.mark_inflight(seqs)
     q.mark_sent(seqs[:1], now_s=5.0)
-    q.last_ts_ns = 123
+    q.last_ts_ns = 10**6  # the clock guard's memory, beyond every row's timestamp
     q.confirm([(seqs[0], seqs[-1])])  # all confirmed: the table is empty
     extra = fill(q, "b")
     q.mark_inflight(extra)
@@ -164,8 +166,35 @@ def test_seq_and_rows_survive_a_restart_and_seqs_are_never_reused(tmp_path: Path
     q2 = DiskQueue(path, max_bytes=1_000_000)
     # whatever was in flight when it stopped is pending again, and the seq goes on
     assert q2.count_by_state() == {State.PENDING: 1, State.INFLIGHT: 0, State.SENT: 0}
-    assert q2.next_seq() == extra[0] + 1 and q2.last_ts_ns == 123
+    assert q2.next_seq() == extra[0] + 1 and q2.last_ts_ns == 10**6
     q2.close()
+
+
+CRASH = """
+import os, sys
+from pathlib import Path
+from edge.queue import DiskQueue, Lane
+q = DiskQueue(Path(sys.argv[1]), max_bytes=10**6)
+for ts in (5_000, 6_000, 7_000):
+    seq = q.next_seq()
+    q.append(seq, Lane.BULK, ts, b"x")
+    q.commit()
+q.confirm([(0, 0)])  # a deletion: the meta row is written with it
+q.commit()
+seq = q.next_seq()
+q.append(seq, Lane.BULK, 9_000, b"y")
+q.commit()
+os._exit(0)  # like SIGKILL: no close(), no checkpoint
+"""
+
+
+def test_a_killed_agent_continues_seq_and_clock_from_the_rows(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-c", CRASH, str(path)], check=True, timeout=60, cwd=root)
+    with DiskQueue(path, max_bytes=10**6) as q:
+        assert q.depth == 3  # seqs 1, 2 and 3
+        assert q.next_seq() == 4 and q.last_ts_ns == 9_000
 
 
 def test_uncommitted_rows_and_seqs_are_not_on_disk(tmp_path: Path) -> None:
@@ -173,7 +202,7 @@ def test_uncommitted_rows_and_seqs_are_not_on_disk(tmp_path: Path) -> None:
     q = DiskQueue(path, max_bytes=1_000_000)
     fill(q, "bb")
     seq = q.next_seq()
-    q.append(seq, Lane.BULK, b"x")
+    q.append(seq, Lane.BULK, 5, b"x")
     # what a reader (or a restart after SIGKILL) sees: only committed rows
     other = sqlite3.connect(path)
     assert other.execute("SELECT count(*) FROM queue").fetchone()[0] == 2

@@ -51,15 +51,17 @@ def test_clock_guard_after_restart_with_a_clock_behind() -> None:
 
 
 def test_schedule_keeps_rate_and_skips_when_far_behind() -> None:
-    s = Schedule({"fast": 1.0, "slow": 10.0}, start_s=0.0)
+    s = Schedule({"fast": 1.0, "slow": 10.0}, start_s=0.0, max_catch_up=4)
     assert s.due(0.0) == ["fast", "slow"]
     assert s.next_s() == 1.0
     assert s.due(0.5) == []
     assert s.due(1.2) == ["fast"]  # late by 0.2 s: the slot at 2.0 is kept
     assert s.next_s() == 2.0
-    assert s.due(9.5) == ["fast"]  # 7 slots behind: skip to now + interval
+    assert s.due(4.5) == ["fast"] * 3  # slots 2, 3 and 4: one read each, the rate holds
+    assert s.next_s() == 5.0
+    assert s.due(12.5) == ["fast", "slow"]  # 8 slots behind: skip to now + interval
     assert s.skipped == 7
-    assert s.next_s() == 10.0
+    assert s.next_s() == 13.5
     with pytest.raises(ValueError, match="interval"):
         Schedule({"x": 0.0}, start_s=0.0)
 

@@ -163,6 +163,14 @@ def test_corridor_inputs_accepted(doc: dict[str, Any], n_vertices: int) -> None:
         ({"type": "LineString", "coordinates": [GOOD[0], GOOD[0]]}, "same point"),
         ({"type": "LineString", "coordinates": _line((0, 0), (30, 0))}, "at least 50 m"),
         # A Z whose last stroke crosses its first.
+        # Retraced along a parallel of latitude: not exactly collinear in the local frame.
+        (
+            {
+                "type": "LineString",
+                "coordinates": [[139.898, 36.559], [139.896, 36.559], [139.897, 36.559]],
+            },
+            "turns back on itself at position 1",
+        ),
         (
             {"type": "LineString", "coordinates": _line((0, 0), (100, 0), (0, 60), (50, -40))},
             "crosses or touches itself: segment 0",
@@ -220,6 +228,8 @@ def test_validate_corridor_is_usable_on_its_own() -> None:
         ([(0, 0), (10, 0), (5, 5), (5, -5)], (0, 2)),
         ([(0, 0), (10, 0), (10, 10), (0, 10), (0, 1)], None),  # a near-loop that stays open
         ([(0, 0), (10, 0), (5, 0)], (0, 1)),  # fold back
+        ([(0, 0), (10, 0), (5, 0.001)], (0, 1)),  # fold back within a millimetre
+        ([(0, 0), (10, 0), (5, 0.1)], None),  # a hairpin, 10 cm apart: no contact
         ([(0, 0), (10, 0), (10, 10), (5, 0)], (0, 2)),  # touch at a vertex
     ],
 )

@@ -27,6 +27,7 @@ from firmware_sim.world import (
     world_to_geojson,
 )
 from firmware_sim.world.cli import add_parser
+from inspection.mission import CorridorError
 
 
 def _line(coords: list[Any]) -> dict[str, Any]:
@@ -59,16 +60,24 @@ def test_shipped_corridor_is_about_one_km_in_utsunomiya() -> None:
         ({"type": "Point", "coordinates": [139.9, 36.5]}, "got a Point"),
         ({"type": "MultiLineString", "coordinates": []}, "got a MultiLineString"),
         (_line([[139.9, 36.5]]), "at least 2 positions"),
-        (_line([[139.9, 36.5], "x"]), r"coordinates\[1\] must be \[lon, lat\]"),
-        (_line([[36.559, 139.898], [36.559, 139.896]]), "were they swapped"),
-        (_line([[139.9, 36.5], [139.9, 36.5], [139.89, 36.5]]), "same point"),
-        (_line([[139.8980, 36.5590], [139.8979, 36.5590]]), "outside the plausible range"),
+        # Position checks are inspection.mission's shared corridor check, hence its wording.
+        (_line([[139.9, 36.5], "x"]), r"position 1 is 'x'; expected \[longitude, latitude\]"),
+        (_line([[36.559, 139.898], [36.559, 139.896]]), "did you swap them"),
+        # A vertex drawn twice is merged (test_doubled_vertex_is_merged); only a line of
+        # nothing but one point is rejected.
+        (_line([[139.9, 36.5], [139.9, 36.5]]), "same point"),
+        (_line([[139.8980, 36.5590], [139.8979, 36.5590]]), "at least 50 m needed"),
         (_line([[139.0, 36.0], [139.5, 36.0]]), "outside the plausible range"),
         (
             _line([[139.898, 36.559], [139.896, 36.559], [139.897, 36.560], [139.897, 36.558]]),
-            "self-intersecting",
+            "crosses or touches itself",
         ),
-        (_line([[139.898, 36.559], [139.896, 36.559], [139.897, 36.559]]), "doubles back"),
+        (
+            _line([[139.898, 36.559], [139.896, 36.559], [139.897, 36.559]]),
+            "turns back on itself at position 1",
+        ),
+        # Not a reversal, but a hairpin too sharp for the synthetic road (world-only rule).
+        (_line([[139.898, 36.559], [139.896, 36.559], [139.897, 36.5591]]), "doubles back"),
         (
             {
                 "type": "FeatureCollection",
@@ -89,6 +98,20 @@ def test_shipped_corridor_is_about_one_km_in_utsunomiya() -> None:
 def test_invalid_corridors_are_rejected_precisely(doc: Any, message: str) -> None:
     with pytest.raises(WorldError, match=message):
         corridor_from_geojson(doc)
+
+
+def test_doubled_vertex_is_merged() -> None:
+    corridor, _ = corridor_from_geojson(_line([[139.9, 36.5], [139.9, 36.5], [139.89, 36.5]]))
+    assert corridor.vertices_lonlat == ((139.9, 36.5), (139.89, 36.5))
+
+
+def test_corridor_error_keeps_the_shared_check_as_cause(tmp_path: Path) -> None:
+    path = tmp_path / "short.geojson"
+    path.write_text(json.dumps(_line([[139.898, 36.559], [139.8979, 36.559]])), encoding="utf-8")
+    with pytest.raises(WorldError, match=r"^corridor file .*short\.geojson: corridor is") as info:
+        load_corridor(path)
+    assert isinstance(info.value.__cause__, WorldError)
+    assert isinstance(info.value.__cause__.__cause__, CorridorError)
 
 
 def test_invalid_json_file_names_file_and_position(tmp_path: Path) -> None:
