@@ -189,9 +189,12 @@ def run_command(args: argparse.Namespace) -> int:
                 stop.set()
             agent.wake.set()
 
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, on_signal)
-        return agent.run(stop)
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            return agent.run(stop)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     except EdgeError as exc:
         log.error("%s", exc)
         return 1

@@ -84,6 +84,34 @@ def seq_runs(seqs: Iterable[int]) -> list[tuple[int, int]]:
     return runs
 
 
+class _Db:
+    """The SQLite connection, its errors translated into QueueError naming the file."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self._path = path
+
+    def execute(self, sql: str, args: Sequence[object] = ()) -> sqlite3.Cursor:
+        try:
+            return self._conn.execute(sql, args)
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> sqlite3.Cursor:
+        try:
+            return self._conn.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
+
+    def _error(self, exc: sqlite3.Error) -> QueueError:
+        return QueueError(
+            f"the queue failed ({exc}); is the disk full or failing?", path=self._path
+        )
+
+    def close(self) -> None:
+        self._conn.close()
+
+
 class DiskQueue:
     """One device's queue file. Not thread-safe: one agent thread owns it."""
 
@@ -126,7 +154,7 @@ class DiskQueue:
         self.commit()
 
     @staticmethod
-    def _open(path: Path) -> sqlite3.Connection:
+    def _open(path: Path) -> _Db:
         try:
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
             mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -146,7 +174,7 @@ class DiskQueue:
                 )
             db.executescript(_SCHEMA)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            return db
+            return _Db(db, path)
         except sqlite3.DatabaseError as exc:
             raise QueueError(
                 f"cannot open the queue ({exc}); if the file is damaged, move it aside and "

@@ -97,8 +97,7 @@ def fleet_command(args: argparse.Namespace) -> int:
         log.info("%s: ending the sampling early; draining", signal.Signals(signum).name)
         fleet.stop()
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, on_signal)
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
 
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -116,6 +115,8 @@ def fleet_command(args: argparse.Namespace) -> int:
     finally:
         if responder is not None:
             responder.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     rows = [r.as_dict() for r in reports]
     left = sum(r.unconfirmed for r in reports)
     summary = {

@@ -80,7 +80,13 @@ class Probe:
 
 
 def ingest_config(
-    broker: Mosquitto, influx: InfluxDB, database: str, tmp: Path, **storage: Any
+    broker: Mosquitto,
+    influx: InfluxDB,
+    database: str,
+    tmp: Path,
+    *,
+    topic_root: str = "michimori/v1",
+    **storage: Any,
 ) -> Any:
     return parse_config(
         {
@@ -89,6 +95,7 @@ def ingest_config(
                 "port": broker.endpoint.port,
                 "client_id": f"ingest-{database}",
                 "share_group": f"g{database}",
+                "topic_root": topic_root,
             },
             "storage": {"url": influx.endpoint.url, "database": database, **storage},
             "deadletter": {"dir": str(tmp / "deadletter")},

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,7 +32,7 @@ from edge.config import EdgeConfig, SensorConfig, default_config
 from edge.queue import DiskQueue
 from edge.responder import ConfirmResponder
 from michimori.services import Mosquitto
-from michimori.wire import Encoding, Kind, Status, decode, topic
+from michimori.wire import Confirm, Encoding, Kind, Status, decode, encode, topic
 from tests.helpers import Probe
 
 pytestmark = pytest.mark.integration
@@ -481,3 +482,68 @@ def test_sigkill_publishes_the_will_and_a_restart_continues_the_sequence(
     assert dev.unique == set(range(last_seq + 1))
     starts = [e for e in dev.events if e.kind == "agent_start"]
     assert len(starts) == 2 and starts[1].seq > before
+
+
+def test_a_new_queue_file_is_not_emptied_by_confirms_meant_for_the_old_one(
+    broker: Mosquitto, unique_id: str, tmp_path: Path
+) -> None:
+    cfg = config(tmp_path, unique_id, broker.endpoint.port)
+    cfg = dataclasses.replace(cfg, agent=dataclasses.replace(cfg.agent, drain_timeout_s=0.2))
+    with ConfirmResponder(broker.endpoint.host, broker.endpoint.port, confirm=False) as r:
+        dev = r.device(unique_id, "pole-1")
+        with running(Agent(cfg, {"tilt": tilt_after(10**9)}, sensor_errors=(OSError,))):
+            assert r.wait_for(lambda: dev.samples >= 20, 20)
+        # While the device is away, a confirm for seqs 0..100000 waits in its broker session.
+        probe = Probe(broker, f"old-{unique_id}")
+        stale = Confirm(v=1, site=unique_id, device="pole-1", ts_ns=1, ranges=[(0, 100_000)])
+        probe.publish(
+            topic(unique_id, "pole-1", Kind.CONFIRM),
+            encode(stale, Encoding.MSGPACK),
+            Encoding.MSGPACK.content_type,
+        )
+        probe.close()
+        # The queue file is replaced (a new SD card): seqs start at 0 again.
+        for f in tmp_path.glob("queue.db*"):
+            f.unlink()
+        agent = Agent(cfg, {"tilt": tilt_after(10**9)}, sensor_errors=(OSError,))
+        seen = len(dev.seqs)
+        with running(agent):
+            assert r.wait_for(lambda: len(dev.seqs) >= seen + 20, 20)
+    # nothing was confirmed by the real ingest, so nothing may have been deleted
+    stats = agent.stats()
+    assert stats.unconfirmed == stats.last_seq + 1
+
+
+class SteppingClock:
+    """The device's wall clock: real time plus an offset the test can step (an NTP step)."""
+
+    def __init__(self) -> None:
+        self.offset_ns = 0
+
+    def now_ns(self) -> int:
+        return time.time_ns() + self.offset_ns
+
+
+def test_a_clock_stepping_back_is_an_event_and_timestamps_keep_increasing(
+    broker: Mosquitto, responder: ConfirmResponder, unique_id: str, tmp_path: Path
+) -> None:
+    clock = SteppingClock()
+    agent = Agent(
+        config(tmp_path, unique_id, broker.endpoint.port),
+        {"tilt": tilt_after(10**9)},
+        sensor_errors=(OSError,),
+        clock=clock,
+    )
+    dev = responder.device(unique_id, "pole-1")
+    with running(agent):
+        assert responder.wait_for(lambda: dev.samples >= 20, 20)
+        clock.offset_ns = -30 * 10**9  # the clock steps back 30 s
+        assert responder.wait_for(lambda: any(e.kind == "clock_jump" for e in dev.events), 20)
+        n = dev.samples
+        assert responder.wait_for(lambda: dev.samples >= n + 20, 20)
+    (jump,) = [e for e in dev.events if e.kind == "clock_jump"]
+    assert jump.severity == "warning" and "stepped back by 30" in jump.message
+    assert jump.fields["jump_ns"] == pytest.approx(-30e9, abs=0.5e9)
+    ts = dev.telemetry_ts["tilt"]
+    assert all(a < b for a, b in itertools.pairwise(ts))
+    assert dev.unique == set(range(agent.stats().last_seq + 1))

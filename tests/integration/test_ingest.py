@@ -6,6 +6,7 @@ import json
 import time
 import urllib.parse
 import urllib.request
+import uuid
 from pathlib import Path
 
 import msgspec
@@ -29,6 +30,10 @@ from michimori.wire import (
 from tests.helpers import Probe, ingest_config, seqs_in_db, wait_until
 
 pytestmark = pytest.mark.integration
+
+# This module's own topic tree: the session broker is shared with other test modules whose
+# devices (wills, statuses) must not land in these tests' databases.
+ROOT = f"ingest{uuid.uuid4().hex[:8]}/v1"
 
 
 def _telemetry(site: str, device: str, seqs: range, *, t0: int | None = None) -> Telemetry:
@@ -54,7 +59,7 @@ def ingest_for(broker: Mosquitto, influx: InfluxDB, unique_id: str, tmp_path: Pa
     services: list[IngestService] = []
 
     def start(**storage: object) -> IngestService:
-        cfg = ingest_config(broker, influx, unique_id, tmp_path, **storage)
+        cfg = ingest_config(broker, influx, unique_id, tmp_path, topic_root=ROOT, **storage)
         svc = IngestService(cfg)
         svc.storage.ensure_ready()
         svc.start()
@@ -73,8 +78,8 @@ def test_writes_telemetry_and_events_and_confirms_ranges(
     site, dev = unique_id, "pole-1"
     ingest_for()
     probe = Probe(broker, f"probe-{unique_id}")
-    probe.subscribe(topic(site, dev, Kind.CONFIRM))
-    t_topic = topic(site, dev, Kind.TELEMETRY)
+    probe.subscribe(topic(site, dev, Kind.CONFIRM, root=ROOT))
+    t_topic = topic(site, dev, Kind.TELEMETRY, root=ROOT)
     probe.publish(t_topic, encode(_telemetry(site, dev, range(1, 51))), "application/json")
     probe.publish(
         t_topic,
@@ -96,7 +101,7 @@ def test_writes_telemetry_and_events_and_confirms_ranges(
             ),
         ],
     )
-    probe.publish(topic(site, dev, Kind.EVENT), encode(ev, Encoding.MSGPACK))  # sniffed
+    probe.publish(topic(site, dev, Kind.EVENT, root=ROOT), encode(ev, Encoding.MSGPACK))  # sniffed
 
     def confirmed(msgs: list) -> set[int]:
         out: set[int] = set()
@@ -128,7 +133,7 @@ def test_redelivered_message_is_not_duplicated(
     probe = Probe(broker, f"probe-{unique_id}")
     payload = encode(_telemetry(site, dev, range(1, 21)))
     for _ in range(3):  # as after a broker or device restart
-        probe.publish(topic(site, dev, Kind.TELEMETRY), payload)
+        probe.publish(topic(site, dev, Kind.TELEMETRY, root=ROOT), payload)
     wait_until(lambda: svc.metrics.snapshot()["received"] >= 3, 20, "3 messages")
     assert seqs_in_db(influx, unique_id, dev) == list(range(1, 21))
     probe.close()
@@ -271,15 +276,15 @@ def test_bad_inputs_are_dead_lettered_and_the_stream_goes_on(
     site, dev = unique_id, "pole-3"
     svc = ingest_for()
     probe = Probe(broker, f"probe-{unique_id}")
-    probe.subscribe("michimori/v1/_deadletter/#")
+    probe.subscribe(f"{ROOT}/_deadletter/#")
     for seq, (_case, build, _reason, _words) in enumerate(BAD_INPUTS, start=1):
         topic_dev, payload = build(site, dev)
-        probe.publish(f"michimori/v1/{site}/{topic_dev}/telemetry", payload)
+        probe.publish(f"{ROOT}/{site}/{topic_dev}/telemetry", payload)
         # a good message right behind each bad one must get through
         good = _telemetry(site, dev, range(seq, seq + 1))
-        probe.publish(topic(site, dev, Kind.TELEMETRY), encode(good))
+        probe.publish(topic(site, dev, Kind.TELEMETRY, root=ROOT), encode(good))
     n = len(BAD_INPUTS)
-    probe.wait_for(lambda msgs: len(msgs) >= n)
+    probe.wait_for(lambda msgs: sum(f"/{site}/".encode() in m.payload for m in msgs) >= n)
     wait_until(
         lambda: seqs_in_db(influx, unique_id, dev) == list(range(1, n + 1)),
         20,
@@ -290,13 +295,15 @@ def test_bad_inputs_are_dead_lettered_and_the_stream_goes_on(
     for (case_id, _b, reason, words), letter in zip(BAD_INPUTS, letters, strict=True):
         assert letter["reason"] == reason, (case_id, letter["error"])
         assert words in letter["error"], (case_id, letter["error"])
+    # the broker is shared with other tests: look at this test's site only
     live = [json.loads(m.payload) for m in probe.messages]
+    live = [m for m in live if f"/{site}/" in m["topic"]]
     assert [m["reason"] for m in live] == [r for _c, _b, r, _w in BAD_INPUTS]
     # nothing was injected: only the one measurement, only the good points
     st = Influx1Storage(influx.endpoint.url, unique_id)
-    meas = st.query("SHOW MEASUREMENTS")[0]["series"][0]["values"]
+    meas = st.query(f"SHOW MEASUREMENTS WHERE site = '{site}'")[0]["series"][0]["values"]
     assert [m[0] for m in meas] == ["tilt"]
-    series = st.query("SHOW SERIES")[0]["series"][0]["values"]
+    series = st.query(f"SHOW SERIES WHERE site = '{site}'")[0]["series"][0]["values"]
     assert [s[0] for s in series] == [f"tilt,device={dev},site={site}"]
     st.close()
     probe.close()
@@ -315,7 +322,7 @@ def test_quotes_and_backslashes_in_strings_are_stored_verbatim(
         device=dev,
         samples=[Sample(seq=1, ts_ns=time.time_ns(), sensor="note", fields={"text": text})],
     )
-    probe.publish(topic(site, dev, Kind.TELEMETRY), encode(msg))
+    probe.publish(topic(site, dev, Kind.TELEMETRY, root=ROOT), encode(msg))
     wait_until(lambda: seqs_in_db(influx, unique_id, dev) == [1], 20, "stored")
     st = Influx1Storage(influx.endpoint.url, unique_id)
     assert st.query("SELECT text FROM note")[0]["series"][0]["values"][0][1] == text
@@ -336,7 +343,7 @@ def test_type_conflict_dead_letters_only_the_offender(
         device=dev,
         samples=[Sample(seq=1, ts_ns=t0, sensor="env", fields={"temp_c": 20.5})],
     )
-    probe.publish(topic(site, dev, Kind.TELEMETRY), encode(first))
+    probe.publish(topic(site, dev, Kind.TELEMETRY, root=ROOT), encode(first))
     wait_until(lambda: seqs_in_db(influx, unique_id, dev) == [1], 20, "first stored")
     # now a string where InfluxDB already has a float, between two good messages
     bad = Telemetry(
@@ -350,7 +357,7 @@ def test_type_conflict_dead_letters_only_the_offender(
         bad,
         _telemetry(site, dev, range(4, 5), t0=t0),
     ):
-        probe.publish(topic(site, dev, Kind.TELEMETRY), encode(m))
+        probe.publish(topic(site, dev, Kind.TELEMETRY, root=ROOT), encode(m))
     wait_until(lambda: svc.metrics.snapshot()["deadlettered"] == 1, 20, "dead letter")
     wait_until(lambda: seqs_in_db(influx, unique_id, dev) == [1, 2, 4], 20, "others stored")
     (letter,) = svc.deadletters.read_all()
@@ -365,7 +372,8 @@ def test_metrics_endpoint_and_health(
     svc = ingest_for()
     probe = Probe(broker, f"probe-{unique_id}")
     probe.publish(
-        topic(unique_id, "d1", Kind.TELEMETRY), encode(_telemetry(unique_id, "d1", range(1, 11)))
+        topic(unique_id, "d1", Kind.TELEMETRY, root=ROOT),
+        encode(_telemetry(unique_id, "d1", range(1, 11))),
     )
     wait_until(lambda: svc.metrics.snapshot()["written"] == 10, 20, "10 written")
     base = f"http://127.0.0.1:{svc.metrics_port}"

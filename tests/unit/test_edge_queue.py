@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,9 +26,9 @@ def fill(q: DiskQueue, lanes: str, size: int = 100) -> list[int]:
 
 
 @pytest.fixture
-def q(tmp_path: Path) -> DiskQueue:
+def q(tmp_path: Path) -> Iterator[DiskQueue]:
     queue = DiskQueue(tmp_path / "q.db", max_bytes=1_000_000)
-    yield queue  # type: ignore[misc]
+    yield queue
     queue.close()
 
 
