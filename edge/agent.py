@@ -325,9 +325,10 @@ class Agent:
             self._link.ack(epoch, mid, qos)
         self._acks.clear()
         assert self._link is not None
-        self._window.fill(now_s, q, self._link, linger=self._sampling)
+        # The status goes first: after a reconnect it says "online" before the backlog.
         if self._window.epoch is not None and now_s >= self._next_status_s:
             self._publish_status(now_s)
+        self._window.fill(now_s, q, self._link, linger=self._sampling)
         q.commit()
         return self._next_wake(now_s)
 

@@ -287,9 +287,10 @@ class MqttLink:
                 self._epoch += 1
                 epoch = self._epoch
             self._conn_over.clear()
-            client = self._make_client(epoch)
             up_since: float | None = None
             try:
+                # a password file that became unreadable is a failed attempt, retried
+                client = self._make_client(epoch)
                 client.connect(
                     s.host,
                     s.port,

@@ -7,111 +7,36 @@ also the seam a fault-injecting proxy uses.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import itertools
 import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from edge.agent import Agent
-from edge.alerts import FieldValue, standard_rules
+from edge.alerts import standard_rules
 from edge.config import EdgeConfig, SensorConfig, default_config
 from edge.queue import DiskQueue
 from edge.responder import ConfirmResponder
 from michimori.services import Mosquitto
 from michimori.wire import Confirm, Encoding, Kind, Status, decode, encode, topic
 from tests.helpers import Probe
+from tests.integration.edge_support import FakeSensor, LogWatch, TcpGate
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class TcpGate:
-    """A TCP relay in front of the broker: ``close()`` refuses and cuts, ``cut()`` only cuts."""
-
-    def __init__(self, target_port: int) -> None:
-        self._target = ("127.0.0.1", target_port)
-        self._srv = socket.create_server(("127.0.0.1", 0))
-        self.port = int(self._srv.getsockname()[1])
-        self._open = threading.Event()
-        self._lock = threading.Lock()
-        self._socks: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._accept, name="gate", daemon=True)
-        self._thread.start()
-
-    def open(self) -> None:
-        self._open.set()
-
-    def close(self) -> None:
-        self._open.clear()
-        self.cut()
-
-    def cut(self) -> None:
-        with self._lock:
-            socks, self._socks = self._socks, []
-        for s in socks:
-            s.close()
-
-    def stop(self) -> None:
-        self.close()
-        self._srv.close()
-        self._thread.join(5)
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self._srv.accept()
-            except OSError:
-                return  # server socket closed: the test is over
-            if not self._open.is_set():
-                conn.close()
-                continue
-            up = socket.create_connection(self._target)
-            with self._lock:
-                self._socks += [conn, up]
-            for a, b in ((conn, up), (up, conn)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass  # the other side was cut: that is what the gate is for
-        for s in (src, dst):
-            with contextlib.suppress(OSError):  # already closed
-                s.shutdown(socket.SHUT_RDWR)
-
-
-class LogWatch(logging.Handler):
-    """Sets ``hit`` when a record of the edge loggers contains ``needle``."""
-
-    def __init__(self, needle: str) -> None:
-        super().__init__(logging.INFO)
-        self.needle = needle
-        self.hit = threading.Event()
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        msg = record.getMessage()
-        if self.needle in msg:
-            self.messages.append(msg)
-            self.hit.set()
 
 
 @pytest.fixture
@@ -131,22 +56,6 @@ def watch() -> Iterator[Callable[[str], LogWatch]]:
     for w in made:
         logger.removeHandler(w)
     logger.setLevel(level)
-
-
-class FakeSensor:
-    """A sensor whose reading is computed from the count of reads (deterministic)."""
-
-    def __init__(self, name: str, fn: Callable[[int], Mapping[str, FieldValue]]) -> None:
-        self.name = name
-        self._fn = fn
-        self.n = 0
-
-    def read(self) -> Mapping[str, FieldValue]:
-        self.n += 1
-        return self._fn(self.n)
-
-    def close(self) -> None:
-        pass
 
 
 def tilt_after(n_flat: int) -> FakeSensor:
@@ -279,7 +188,9 @@ def test_events_go_first_and_unconfirmed_rows_are_resent_after_reconnect(
         # now confirm: after the next reconnect (or confirm timeout) the queue empties
         responder.confirm = True
         gate.cut()
-        assert responder.wait_for(lambda: dev.statuses[-1].state == "online", 10)
+        assert responder.wait_for(
+            lambda: bool(dev.statuses) and dev.statuses[-1].state == "online", 10
+        ), (len(dev.statuses), dev.arrivals[:8], len(dev.seqs))
     assert agent.stats().unconfirmed == 0
     assert dev.unique == set(range(agent.stats().last_seq + 1))
 
@@ -547,3 +458,51 @@ def test_a_clock_stepping_back_is_an_event_and_timestamps_keep_increasing(
     ts = dev.telemetry_ts["tilt"]
     assert all(a < b for a, b in itertools.pairwise(ts))
     assert dev.unique == set(range(agent.stats().last_seq + 1))
+
+
+def test_password_from_file_and_a_refused_login_is_named_not_leaked(
+    tmp_path: Path,
+    unique_id: str,
+    watch: Callable[[str], LogWatch],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Mosquitto (root -> `mosquitto` user) must be able to read its password file.
+    secrets = Path(tempfile.mkdtemp(prefix="michimori-pw-"))
+    secrets.chmod(0o755)
+    try:
+        passwd = secrets / "passwd"
+        subprocess.run(
+            ["mosquitto_passwd", "-b", "-c", str(passwd), "pole-1", "right-horse-battery"],
+            check=True,
+            capture_output=True,
+        )
+        passwd.chmod(0o644)
+        m = Mosquitto(tmp_path / "mq")
+        settings = dataclasses.replace(m.settings, allow_anonymous=False, password_file=passwd)
+        (tmp_path / "mq" / "mosquitto.conf").write_text(settings.render())
+        m.start()
+        try:
+            pw = tmp_path / "edge.password"
+            pw.write_text("wrong-horse-battery\n")
+            cfg = config(tmp_path, unique_id, m.endpoint.port)
+            cfg = dataclasses.replace(
+                cfg,
+                mqtt=dataclasses.replace(cfg.mqtt, username="pole-1", password_file=pw),
+                agent=dataclasses.replace(cfg.agent, drain_timeout_s=0.2),  # nobody confirms
+            )
+            refused = watch("cannot connect")
+            connected = watch("connected to broker")
+            caplog.set_level(logging.DEBUG)
+            agent = Agent(cfg, {"tilt": tilt_after(10**9)}, sensor_errors=(OSError,))
+            with running(agent):
+                assert refused.hit.wait(10)
+                # MQTT 5 has 0x86 "Bad user name or password"; Mosquitto 2.0 answers 0x87
+                assert "broker refused the connection" in refused.messages[0]
+                assert "(0x86)" in refused.messages[0] or "(0x87)" in refused.messages[0]
+                pw.write_text("right-horse-battery\n")  # read again on the next attempt
+                assert connected.hit.wait(10)
+            assert "horse-battery" not in caplog.text
+        finally:
+            m.stop()
+    finally:
+        shutil.rmtree(secrets)
