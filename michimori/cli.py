@@ -56,7 +56,14 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; only the chosen group's modules are imported.
+
+    A Raspberry Pi has only the ``edge`` extra: ``michimori edge run`` must not import numpy,
+    OpenCV or dronekit for the simulator's and inspection's parsers.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((a for a in args if a in {g for g, _, _ in _GROUPS}), None)
     parser = argparse.ArgumentParser(
         prog="michimori",
         description="Michimori (道守): road-fixture telemetry and drone inspection.",
@@ -72,10 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     groups = parser.add_subparsers(dest="group", metavar="COMMAND", required=True)
     for name, help_text, modules in _GROUPS:
-        if len(modules) == 1 and name == "demo":
-            importlib.import_module(modules[0]).add_parser(groups)
+        if name == "demo":
+            if chosen == "demo":
+                importlib.import_module(modules[0]).add_parser(groups)
+            else:
+                groups.add_parser(name, help=help_text)
             continue
         gp = groups.add_parser(name, help=help_text, description=help_text)
+        if name != chosen:
+            continue
         sub = gp.add_subparsers(dest="command", metavar="SUBCOMMAND", required=True)
         for mod in modules:
             importlib.import_module(mod).add_parser(sub)
@@ -83,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=getattr(logging, args.log_level),

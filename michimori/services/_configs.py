@@ -5,6 +5,7 @@ The broker's settings here are the ones our delivery guarantee leans on; each ha
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +50,11 @@ class MosquittoSettings:
             "log_timestamp_format %Y-%m-%dT%H:%M:%S",
             f"allow_anonymous {'true' if self.allow_anonymous else 'false'}",
         ]
+        if os.geteuid() == 0:
+            # Started as root, Mosquitto drops to the `mosquitto` user, which cannot write the
+            # persistence file into a root-owned state dir: it would log "Permission denied"
+            # at every autosave and persist nothing. These are local dev/test instances.
+            lines.append("user root")
         if self.password_file is not None:
             lines.append(f"password_file {self.password_file}")
         if self.acl_file is not None:

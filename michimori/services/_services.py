@@ -31,6 +31,8 @@ class Mosquitto(ServiceProcess):
         host: str = "127.0.0.1",
         detach: bool = False,
         autosave_interval_s: int = 5,
+        password_file: Path | None = None,
+        acl_file: Path | None = None,
     ) -> None:
         state_dir = state_dir.resolve()
         state_dir.mkdir(parents=True, exist_ok=True)
@@ -39,6 +41,9 @@ class Mosquitto(ServiceProcess):
             host=host,
             state_dir=state_dir,
             autosave_interval_s=autosave_interval_s,
+            allow_anonymous=password_file is None,
+            password_file=password_file,
+            acl_file=acl_file,
         )
         self.endpoint = Endpoint(host, self.settings.port)
         conf = state_dir / "mosquitto.conf"
