@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -47,6 +48,13 @@ def add_parser(sub: Any) -> None:
         default=DEFAULT_SINGLE_MESSAGES,
         help="messages for the one-sample-per-message run",
     )
+    p.add_argument(
+        "--publisher",
+        choices=["mosquitto_pub", "paho"],
+        default="mosquitto_pub" if shutil.which("mosquitto_pub") else "paho",
+        help="who plays the devices: one mosquitto_pub per device sending the agents' JSON "
+        "payloads (default, cheap on CPU) or one Python paho client sending MessagePack",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.set_defaults(func=run)
 
@@ -62,10 +70,11 @@ def _fields(i: int) -> dict[str, bool | int | float | str]:
 
 
 def _payloads(
-    site: str, devices: int, total: int, per_msg: int, t0: int
+    site: str, devices: int, total: int, per_msg: int, t0: int, encoding: str = "msgpack"
 ) -> list[tuple[str, bytes]]:
     from michimori.wire import Encoding, Kind, Sample, Telemetry, encode, topic
 
+    enc = Encoding(encoding)
     out: list[tuple[str, bytes]] = []
     per_dev = total // devices
     for d in range(devices):
@@ -81,7 +90,7 @@ def _payloads(
                     for s in seqs
                 ],
             )
-            out.append((topic(site, dev, Kind.TELEMETRY), encode(msg, Encoding.MSGPACK)))
+            out.append((topic(site, dev, Kind.TELEMETRY), encode(msg, enc)))
     # interleave devices as a fleet would
     out.sort(key=lambda tp: (tp[1][-40:], tp[0]))
     return out
@@ -138,6 +147,53 @@ def _publish_all(host: str, port: int, payloads: list[tuple[str, bytes]]) -> Non
     c.loop_stop()
 
 
+def _publish_mosquitto_pub(host: str, port: int, payloads: list[tuple[str, bytes]]) -> None:
+    """One ``mosquitto_pub -l`` per device topic: the agents' JSON payloads, one per line.
+
+    The C client costs a fraction of a Python publisher's CPU, which on a 2-core machine would
+    otherwise be taken from the ingest being measured (real devices are elsewhere).
+    """
+    by_topic: dict[str, list[bytes]] = {}
+    for t, p in payloads:
+        by_topic.setdefault(t, []).append(p)
+    procs = []
+    for i, (t, msgs) in enumerate(by_topic.items()):
+        proc = subprocess.Popen(
+            [
+                "mosquitto_pub",
+                "-h",
+                host,
+                "-p",
+                str(port),
+                "-V",
+                "5",
+                "-q",
+                "1",
+                "-M",
+                "100",
+                "-i",
+                f"bench-pub-{i}-{time.monotonic_ns()}",
+                "-t",
+                t,
+                "-l",
+                "-D",
+                "publish",
+                "content-type",
+                "application/json",
+            ],
+            stdin=subprocess.PIPE,
+        )
+        procs.append((proc, b"\n".join(msgs) + b"\n"))
+    feeders = [threading.Thread(target=proc.communicate, args=(data,)) for proc, data in procs]
+    for f in feeders:
+        f.start()
+    for f in feeders:
+        f.join()
+    for proc, _ in procs:
+        if proc.returncode != 0:
+            raise RuntimeError(f"mosquitto_pub exited with {proc.returncode}")
+
+
 def _healthz(port: int) -> dict[str, Any]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
         data: dict[str, Any] = json.loads(r.read())
@@ -183,6 +239,7 @@ def _run_pipeline(
     points: int,
     per_msg: int,
     batch: int,
+    publisher: str,
 ) -> dict[str, float]:
     from michimori.services import free_port
 
@@ -210,7 +267,8 @@ def _run_pipeline(
                 raise RuntimeError("ingest did not start")
             time.sleep(0.05)
         t0 = time.time_ns() - 3600 * 10**9
-        payloads = _payloads(site, devices, points, per_msg, t0)
+        use_c = publisher == "mosquitto_pub"
+        payloads = _payloads(site, devices, points, per_msg, t0, "json" if use_c else "msgpack")
         total = (points // devices) * devices
         start = time.perf_counter()
         pub = threading.Thread(
@@ -262,6 +320,7 @@ def run(args: argparse.Namespace) -> int:
                 args.points,
                 args.samples_per_message,
                 args.batch,
+                args.publisher,
             )
             pps = bulk["points"] / bulk["seconds"]
             print(
@@ -281,6 +340,7 @@ def run(args: argparse.Namespace) -> int:
                 args.single_messages,
                 1,
                 args.batch,
+                args.publisher,
             )
             mps = single["messages"] / single["seconds"]
             print(
@@ -302,6 +362,7 @@ def run(args: argparse.Namespace) -> int:
         "samples_per_message": args.samples_per_message,
         "batch": args.batch,
         "devices": args.devices,
+        "publisher": args.publisher,
     }
     print(f"ratio pipeline/direct = {result['ratio']:.2f} (target >= 0.5)")
     if args.json:

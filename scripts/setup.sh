@@ -11,6 +11,7 @@ log() { printf '[setup] %s\n' "$*"; }
 
 need=()
 [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null 2>&1 || need+=(mosquitto)
+command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v influxd >/dev/null 2>&1 || need+=(influxdb)
 command -v victoria-metrics >/dev/null 2>&1 || need+=(victoria-metrics)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
