@@ -272,7 +272,8 @@ def _run_pipeline(
         total = (points // devices) * devices
         start = time.perf_counter()
         pub = threading.Thread(
-            target=_publish_all, args=(mq.endpoint.host, mq.endpoint.port, payloads)
+            target=_publish_mosquitto_pub if use_c else _publish_all,
+            args=(mq.endpoint.host, mq.endpoint.port, payloads),
         )
         pub.start()
         _wait_written(port, total, timeout_s=600)
