@@ -20,9 +20,11 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Final
 
+from michimori.wire import seq_ranges
+
 from .errors import QueueError
 
-__all__ = ["DiskQueue", "Lane", "QueueStats", "Row", "State", "seq_runs"]
+__all__ = ["DiskQueue", "Lane", "QueueStats", "Row", "State"]
 
 log = logging.getLogger(__name__)
 
@@ -71,17 +73,6 @@ CREATE TABLE IF NOT EXISTS queue (
 CREATE INDEX IF NOT EXISTS queue_state_lane_seq ON queue (state, lane, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
-
-
-def seq_runs(seqs: Iterable[int]) -> list[tuple[int, int]]:
-    """Sorted seqs -> inclusive runs of consecutive numbers: [1, 2, 3, 7] -> [(1, 3), (7, 7)]."""
-    runs: list[tuple[int, int]] = []
-    for s in sorted(seqs):
-        if runs and s == runs[-1][1] + 1:
-            runs[-1] = (runs[-1][0], s)
-        elif not runs or s > runs[-1][1]:
-            runs.append((s, s))
-    return runs
 
 
 class _Db:
@@ -280,7 +271,7 @@ class DiskQueue:
         # every pending row per update, which made a 100,000-row drain 5x slower.
         self._db.executemany(
             f"UPDATE queue SET {assign} WHERE seq BETWEEN ? AND ? AND +state = ?",
-            ((*args, a, b, from_state) for a, b in seq_runs(seqs)),
+            ((*args, a, b, from_state) for a, b in seq_ranges(seqs)),
         )
 
     def requeue_unconfirmed(self) -> int:

@@ -34,6 +34,7 @@ from michimori.wire import (
     decode,
     encode,
     parse_topic,
+    seq_ranges,
     subscription,
     topic,
 )
@@ -197,7 +198,7 @@ class ConfirmResponder:
         with self._cond:
             pending, self._to_confirm = self._to_confirm, defaultdict(list)
         for (site, device), seqs in pending.items():
-            ranges = _ranges(seqs)
+            ranges = seq_ranges(seqs)
             for i in range(0, len(ranges), 5_000):  # the schema allows 10,000 per Confirm
                 msg = Confirm(
                     v=1,
@@ -212,13 +213,3 @@ class ConfirmResponder:
                     qos=1,
                     properties=self._props,
                 )
-
-
-def _ranges(seqs: list[int]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for s in sorted(set(seqs)):
-        if out and s == out[-1][1] + 1:
-            out[-1] = (out[-1][0], s)
-        else:
-            out.append((s, s))
-    return out

@@ -1,7 +1,7 @@
 """MQTT -> InfluxDB ingest: at-least-once with idempotent points, dead letters, confirms."""
 
 from ._deadletter import DeadLetter, DeadLetterStore
-from ._decode import Decoded, decode_message, seq_ranges
+from ._decode import Decoded, decode_message
 from ._service import IngestService
 from .config import ConfigError, IngestConfig, load_config, parse_config
 
@@ -15,5 +15,4 @@ __all__ = [
     "decode_message",
     "load_config",
     "parse_config",
-    "seq_ranges",
 ]

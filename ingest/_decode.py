@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from michimori.wire import (
@@ -64,14 +63,3 @@ def decode_message(
         return Decoded(reason=exc.reason, error=str(exc))
     except LineProtocolError as exc:
         return Decoded(reason="invalid", error=f"cannot store: {exc}")
-
-
-def seq_ranges(seqs: Iterable[int]) -> list[tuple[int, int]]:
-    """Compress sequence numbers into sorted inclusive ranges: [1,2,3,7] -> [(1,3),(7,7)]."""
-    out: list[tuple[int, int]] = []
-    for s in sorted(set(seqs)):
-        if out and s == out[-1][1] + 1:
-            out[-1] = (out[-1][0], s)
-        else:
-            out.append((s, s))
-    return out

@@ -30,12 +30,13 @@ from michimori.wire import (
     Encoding,
     Kind,
     encode,
+    seq_ranges,
     subscription,
     topic,
 )
 
 from ._deadletter import DeadLetter, DeadLetterStore
-from ._decode import Decoded, decode_message, seq_ranges
+from ._decode import Decoded, decode_message
 from ._lineprotocol import line
 from ._metrics import Metrics, MetricsServer
 from .config import IngestConfig

@@ -17,6 +17,7 @@ from ._schema import (
     Sample,
     Status,
     Telemetry,
+    seq_ranges,
 )
 from ._topics import TOPIC_ROOT, Kind, TopicParts, check_id, parse_topic, subscription, topic
 
@@ -45,6 +46,7 @@ __all__ = [
     "decode",
     "encode",
     "parse_topic",
+    "seq_ranges",
     "sniff_encoding",
     "subscription",
     "topic",

@@ -7,6 +7,7 @@ receiver can tell exactly what arrived and a re-sent sample lands on the same In
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Literal
 
 import msgspec
@@ -109,3 +110,17 @@ class Confirm(_Base, frozen=True, forbid_unknown_fields=True, tag="confirm", tag
 
 
 Message = Telemetry | Events | Status | Confirm
+
+
+def seq_ranges(seqs: Iterable[int]) -> list[tuple[int, int]]:
+    """Sequence numbers as sorted inclusive ranges, the form a Confirm carries.
+
+    ``[3, 1, 2, 7, 7] -> [(1, 3), (7, 7)]``
+    """
+    out: list[tuple[int, int]] = []
+    for s in sorted(set(seqs)):
+        if out and s == out[-1][1] + 1:
+            out[-1] = (out[-1][0], s)
+        else:
+            out.append((s, s))
+    return out

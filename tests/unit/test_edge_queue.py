@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from edge.errors import QueueError
-from edge.queue import DiskQueue, Lane, State, seq_runs
+from edge.queue import DiskQueue, Lane, State
+from michimori.wire import seq_ranges as seq_runs
 
 
 def fill(q: DiskQueue, lanes: str, size: int = 100) -> list[int]:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest import ConfigError, decode_message, load_config, parse_config, seq_ranges
-from michimori.wire import Encoding, Sample, Telemetry, encode
+from ingest import ConfigError, decode_message, load_config, parse_config
+from michimori.wire import Encoding, Sample, Telemetry, encode, seq_ranges
 
 
 @pytest.mark.parametrize(
