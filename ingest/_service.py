@@ -51,6 +51,10 @@ _RETRY_MIN_S = 0.25
 _RETRY_MAX_S = 5.0
 
 
+class _Stopping(Exception):
+    """Asked to stop while storage is down: the batch is left unacked for redelivery."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Received:
     mid: int
@@ -235,14 +239,11 @@ class IngestService:
         t0 = time.monotonic()
         good = [(r, d) for r, d in batch if not d.poison]
         lines = [ln for _, d in good for ln in d.lines]
-        if not self._write_with_retry(lines):
-            return  # stopping while storage is down: nothing acked, the broker keeps it all
-        rejected: dict[int, str] = {}
-        if self._last_rejection is not None:
-            isolated = self._isolate(good)
-            if isolated is None:
-                return  # stopping while storage is down: nothing acked
-            rejected = isolated
+        try:
+            rejection = self._write_with_retry(lines)
+            rejected = self._isolate(good) if rejection is not None else {}
+        except _Stopping:
+            return  # nothing acked: the broker keeps it all for the next start
         written = 0
         confirms: dict[tuple[str, str], list[int]] = defaultdict(list)
         oldest: int | None = None
@@ -275,22 +276,21 @@ class IngestService:
             if oldest is not None:
                 m.lag_s = max(0.0, (time.time_ns() - oldest) / 1e9)
 
-    _last_rejection: str | None = None
+    def _write_with_retry(self, lines: list[str]) -> str | None:
+        """Write until stored. Returns None, or InfluxDB's message after a partial write.
 
-    def _write_with_retry(self, lines: list[str]) -> bool:
-        """Write until it succeeds (True) or we are stopping (False). Sets _last_rejection."""
-        self._last_rejection = None
+        Raises _Stopping when the service is asked to stop while storage is down.
+        """
         delay = _RETRY_MIN_S
         while True:
             try:
                 self.storage.write(lines)
                 self._set_storage_up(True)
-                return True
+                return None
             except StorageRejected as exc:
-                # InfluxDB wrote the good points and refused some; find whose they are.
-                self._last_rejection = str(exc)
+                # InfluxDB wrote the good points and refused some; the caller finds whose.
                 self._set_storage_up(True)
-                return True
+                return str(exc)
             except StorageUnavailable as exc:
                 with self.metrics.lock:
                     self.metrics.storage_errors += 1
@@ -299,21 +299,20 @@ class IngestService:
                     log.error("storage unavailable, holding acks and retrying: %s", exc)
                 self._set_storage_up(False)
                 if self._stop.wait(delay + random.uniform(0, delay / 2)):
-                    return False
+                    raise _Stopping from exc
                 delay = min(delay * 2, _RETRY_MAX_S)
 
-    def _isolate(self, good: list[tuple[_Received, Decoded]]) -> dict[int, str] | None:
+    def _isolate(self, good: list[tuple[_Received, Decoded]]) -> dict[int, str]:
         """After a partial write, rewrite message by message (idempotent) to find the poison.
 
-        Returns {id(decoded): error} for the rejected ones, or None if we are stopping.
+        Returns {id(decoded): InfluxDB's error} for the messages it refuses.
         """
         rejected: dict[int, str] = {}
         for r, d in good:
-            if not self._write_with_retry(d.lines):
-                return None
-            if self._last_rejection is not None:
-                rejected[id(d)] = self._last_rejection
-                log.warning("database refused a message from %s: %s", r.topic, self._last_rejection)
+            error = self._write_with_retry(d.lines)
+            if error is not None:
+                rejected[id(d)] = error
+                log.warning("database refused a message from %s: %s", r.topic, error)
         return rejected
 
     def _set_storage_up(self, up: bool) -> None:

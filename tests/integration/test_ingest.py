@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import socket
 import time
 import urllib.parse
 import urllib.request
@@ -420,3 +422,41 @@ def test_influx2_adapter_reports_unreachable_server() -> None:
     with pytest.raises(StorageUnavailable, match="unreachable"):
         st.write(["m x=1 1"])
     st.close()
+
+
+def test_stopping_while_storage_is_down_acks_nothing_and_a_restart_writes_it_all(
+    broker: Mosquitto, influx: InfluxDB, unique_id: str, tmp_path: Path
+) -> None:
+    site, dev = unique_id, "pole-6"
+    cfg_ok = ingest_config(broker, influx, unique_id, tmp_path, topic_root=ROOT)
+    # a port that is bound but never listens refuses every connection, and no other server
+    # of this test can be handed it meanwhile
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))
+    down_url = f"http://127.0.0.1:{dead.getsockname()[1]}"
+    down = dataclasses.replace(cfg_ok, storage=dataclasses.replace(cfg_ok.storage, url=down_url))
+    first = IngestService(down)
+    first.start()
+    assert first.wait_connected(10)
+    probe = Probe(broker, f"probe-{unique_id}")
+    for start in (1, 11, 21):
+        probe.publish(
+            topic(site, dev, Kind.TELEMETRY, root=ROOT),
+            encode(_telemetry(site, dev, range(start, start + 10))),
+        )
+    wait_until(lambda: first.metrics.snapshot()["storage_errors"] >= 2, 20, "failed writes")
+    first.stop()  # storage still down: nothing may be acked
+    assert first.metrics.snapshot()["written"] == 0
+    second = IngestService(cfg_ok)  # same client id: the broker's session redelivers
+    second.storage.ensure_ready()
+    second.start()
+    try:
+        wait_until(
+            lambda: seqs_in_db(influx, unique_id, dev) == list(range(1, 31)),
+            30,
+            "every sample written after the restart",
+        )
+    finally:
+        second.stop()
+        probe.close()
+        dead.close()
