@@ -207,8 +207,10 @@ class _AccelChip:
             self._bus.release()
 
 
-class TiltSensor:
-    name = "tilt"
+class _AccelSensor:
+    """A reading over a burst of samples from the shared accelerometer chip."""
+
+    name: str
 
     def __init__(self, chip: _AccelChip, samples: int) -> None:
         self._chip = chip
@@ -219,49 +221,42 @@ class TiltSensor:
         with self._chip.lock:
             self._chip.driver(self.name)
 
-    def read(self) -> dict[str, Value]:
+    def _burst(self) -> tuple[list[tuple[float, float, float]], float, float, float]:
+        """The samples and their mean along x, y, z."""
         data = self._chip.samples(self.name, self._n)
         n = len(data)
         mx = sum(s[0] for s in data) / n
         my = sum(s[1] for s in data) / n
         mz = sum(s[2] for s in data) / n
+        return data, mx, my, mz
+
+    def close(self) -> None:
+        self._chip.release()
+
+
+class TiltSensor(_AccelSensor):
+    name = "tilt"
+
+    def read(self) -> dict[str, Value]:
+        _, mx, my, mz = self._burst()
         # Inclination of the pole's axis from the gravity vector: x leans toward +x, y toward +y.
         return {
             "tilt_x_deg": math.degrees(math.atan2(mx, math.hypot(my, mz))),
             "tilt_y_deg": math.degrees(math.atan2(my, math.hypot(mx, mz))),
         }
 
-    def close(self) -> None:
-        self._chip.release()
 
-
-class VibrationSensor:
+class VibrationSensor(_AccelSensor):
     name = "vibration"
 
-    def __init__(self, chip: _AccelChip, samples: int) -> None:
-        self._chip = chip
-        self._n = samples
-        chip.acquire()
-
-    def start(self) -> None:
-        with self._chip.lock:
-            self._chip.driver(self.name)
-
     def read(self) -> dict[str, Value]:
-        data = self._chip.samples(self.name, self._n)
-        n = len(data)
-        mx = sum(s[0] for s in data) / n
-        my = sum(s[1] for s in data) / n
-        mz = sum(s[2] for s in data) / n
+        data, mx, my, mz = self._burst()
         # Subtracting the burst mean removes gravity (and any tilt) and leaves the sway.
         energy = [(x - mx) ** 2 + (y - my) ** 2 + (z - mz) ** 2 for x, y, z in data]
         return {
-            "accel_rms_g": math.sqrt(sum(energy) / n),
+            "accel_rms_g": math.sqrt(sum(energy) / len(data)),
             "accel_peak_g": math.sqrt(max(energy)),
         }
-
-    def close(self) -> None:
-        self._chip.release()
 
 
 class EnvironmentSensor:
